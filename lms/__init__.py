@@ -1,0 +1,95 @@
+"""The Flask application: factory, wiring, nothing else.
+
+`create_app` reads configuration (defaults, then `LMS_*` environment variables, then the test
+mapping), binds the extensions and registers blueprints, error handlers and CLI commands.
+It never touches the database: schema changes run as `flask db upgrade`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as cfg
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(cfg.defaults(app.instance_path))
+    app.config.update(cfg.from_environment(cfg.environment()))
+    if test_config is not None:
+        app.config.update(test_config)
+    cfg.check_production(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_error_handlers(app)
+    register_commands(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (tables must be on the metadata before migrations run)
+    from .accounts import make_hasher
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.session_protection = "strong"
+    app.extensions["password_hasher"] = make_hasher(
+        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"]
+    )
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from .auth.views import bp as auth_bp
+    from .learn.views import bp as learn_bp
+    from .wallet.views import bp as wallet_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(learn_bp)
+    app.register_blueprint(wallet_bp)
+
+
+def register_security(app: Flask) -> None:
+    from .security import init_security
+
+    init_security(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register_cli
+
+    register_cli(app)
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

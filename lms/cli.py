@@ -1,0 +1,202 @@
+"""Operator commands: `flask --app wsgi <group> <command>`.
+
+Each command is a thin shell around a service: it parses options, calls the service with the
+session, keys and clock, commits once, and prints plain output. Failures exit non-zero with a
+message naming what to fix; nothing half-done is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from courses.errors import CatalogueError
+from courses.loader import DEFAULT_CATALOGUE, load_catalogue, read_catalogue
+from courses.models import CatalogueModule
+
+from . import learning
+from .accounts import ensure_membership, get_or_create_org, get_or_create_user, normalise_email
+from .config import DEV_SECRET_KEY
+from .extensions import db
+from .issuance import IssuanceContext, trust_list
+from .models import IssuedCredential, OrgKind, Role, User
+from .pdf import certificate_context, render_certificate
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ctx() -> IssuanceContext:
+    c = current_app.config
+    return IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+courses_cli = click.Group("courses", help="The course catalogue.")
+
+
+@courses_cli.command("load")
+@click.option(
+    "--path", "path", type=click.Path(path_type=Path), default=DEFAULT_CATALOGUE,
+    show_default=True, help="Folder holding one sub-folder per module.",
+)
+def courses_load(path: Path) -> None:
+    """Validate every module and load new versions (all or nothing)."""
+    try:
+        folders = read_catalogue(path)
+        report = load_catalogue(db.session, folders, _now())
+    except CatalogueError as err:
+        db.session.rollback()
+        click.echo("The catalogue was not loaded. Fix these problems:", err=True)
+        for problem in err.problems:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(1) from err
+    except (OperationalError, ProgrammingError) as err:
+        _fail(f"The database is not ready ({err.orig}). Run `flask --app wsgi db upgrade` first.")
+    db.session.commit()
+    for item in report.added:
+        click.echo(f"loaded {item}")
+    click.echo(f"{len(report.added)} added, {len(report.unchanged)} unchanged")
+
+
+@courses_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def courses_list(as_json: bool) -> None:
+    """The current version of every module."""
+    modules = db.session.scalars(
+        select(CatalogueModule).where(CatalogueModule.is_current).order_by(CatalogueModule.code)
+    ).all()
+    rows = [
+        {
+            "id": m.code, "version": m.version, "title": m.title, "category": m.category,
+            "refresh_months": m.refresh_months, "ascwds_category": m.ascwds_category,
+            "outcomes": len(m.outcomes), "questions": len(m.questions),
+        }
+        for m in modules
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['id']:8} v{r['version']}  {r['title']}  ({r['category']}, refresh "
+            f"{r['refresh_months'] or 'none'}, {r['outcomes']} outcomes, {r['questions']} questions)"
+        )
+
+
+# --- trust -----------------------------------------------------------------------------------
+
+trust_cli = click.Group("trust", help="The signed list of issuers that verifiers trust.")
+
+
+@trust_cli.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def trust_export(out: Path) -> None:
+    """Write the trust list signed by this instance's root key; print the root thumbprint."""
+    text, thumbprint = trust_list(db.session, _ctx(), _now())
+    db.session.commit()
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out}")
+    click.echo(f"root key thumbprint (give this to verifiers as --anchor): {thumbprint}")
+
+
+# --- credentials -----------------------------------------------------------------------------
+
+credentials_cli = click.Group("credentials", help="Issued credentials.")
+
+
+@credentials_cli.command("export")
+@click.option("--email", required=True, help="The worker's e-mail address.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def credentials_export(email: str, out: Path) -> None:
+    """Write each of a worker's credentials as <short-id>.jwt and <short-id>.pdf."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        _fail(f"No user has the e-mail address {email!r}.")
+        return
+    creds = db.session.scalars(
+        select(IssuedCredential).where(IssuedCredential.user_id == user.id)
+        .order_by(IssuedCredential.issued_at)
+    ).all()
+    out.mkdir(parents=True, exist_ok=True)
+    for cred in creds:
+        (out / f"{cred.short_id}.jwt").write_text(cred.token + "\n", encoding="utf-8")
+        pdf = render_certificate(
+            certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred.token
+        )
+        (out / f"{cred.short_id}.pdf").write_bytes(pdf)
+        click.echo(f"{cred.short_id}  {cred.module.title}  -> {out / cred.short_id}.jwt, .pdf")
+    click.echo(f"{len(creds)} credential(s) exported for {user.email}")
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+DEMO_ORG = ("oakview", "Oakview Care", OrgKind.CARE_PROVIDER)
+DEMO_USERS = (
+    ("admin@example.com", "Priya Shah", Role.ADMIN, "oakview-admin-demo-password"),
+    ("manager@example.com", "Grace Mensah", Role.MANAGER, "oakview-manager-demo-password"),
+    ("mentor@example.com", "Tom Baker", Role.MENTOR, "oakview-mentor-demo-password"),
+    ("learner@example.com", "Amira Okafor", Role.LEARNER, "oakview-learner-demo-password"),
+)
+DEMO_MODULES = ("HSA-01", "DIG-01", "CC-16")
+DEMO_COMPLETED = "HSA-01"
+
+
+@click.command("demo")
+def demo() -> None:
+    """Create (or keep) the demo organisation, users and one issued credential."""
+    if current_app.config["LMS_ENV"] == "production" or current_app.config["SECRET_KEY"] != DEV_SECRET_KEY:
+        _fail("Demo data has known passwords; it is only for a development instance.")
+    now = _now()
+    session = db.session
+    if session.scalar(select(CatalogueModule.id).limit(1)) is None:
+        _fail("The catalogue is empty. Run `flask --app wsgi courses load` first.")
+    hasher = current_app.extensions["password_hasher"]
+    slug, name, kind = DEMO_ORG
+    org = get_or_create_org(session, slug, name, kind.value, now)
+    users = {}
+    for email, person, role, password in DEMO_USERS:
+        user = get_or_create_user(session, hasher, email, person, password, now)
+        ensure_membership(session, user, org, role)
+        users[role] = user
+    learner = users[Role.LEARNER]
+    for code in DEMO_MODULES:
+        learning.enrol(session, learner.id, org.id, code, now, due_on=now + timedelta(days=28))
+    if learning.latest_completion(session, learner.id, DEMO_COMPLETED) is None:
+        _complete_for_demo(learner, org.id, now)
+    session.commit()
+    for email, _, _, password in DEMO_USERS:
+        click.echo(f"{email} {password}")
+
+
+def _complete_for_demo(learner: User, org_id: int, now: datetime) -> None:
+    """Take the demo learner through the real path: read lessons, pass the quiz."""
+    session = db.session
+    module = learning.current_module(session, DEMO_COMPLETED)
+    enrolment = learning.enrolment_for(session, learner.id, DEMO_COMPLETED)
+    for lesson in module.lessons:
+        learning.mark_lesson_read(session, learner.id, lesson, now)
+    attempt = learning.open_attempt(session, learner.id, enrolment, module, random.Random(7), now)  # noqa: S311
+    answers = {f"q{q.id}": list(q.correct) for q in learning.attempt_questions(module, attempt)}
+    learning.submit_attempt(session, _ctx(), learner.id, attempt.id, answers, now)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(courses_cli)
+    app.cli.add_command(trust_cli)
+    app.cli.add_command(credentials_cli)
+    app.cli.add_command(demo)

@@ -1,0 +1,96 @@
+"""Configuration: safe development defaults in code, overridden by `LMS_*` environment variables.
+
+Read inside `create_app`, never at import time. In production (`LMS_ENV=production`) the app
+refuses to start while a secret still has its development default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key-do-not-use-in-production"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or unusable; the message says which variable to fix."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# name of the LMS_ variable -> (Flask config key, parser)
+ENV_VARS: dict[str, tuple[str, Any]] = {
+    "LMS_ENV": ("LMS_ENV", str),
+    "LMS_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "LMS_SECRET_KEY": ("SECRET_KEY", str),
+    "LMS_KEY_ENCRYPTION_KEY": ("KEY_ENCRYPTION_KEY", str),
+    "LMS_BASE_URL": ("BASE_URL", str),
+    "LMS_INSTANCE_NAME": ("INSTANCE_NAME", str),
+    "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "LMS_SESSION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
+}
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    db_file = Path(instance_path) / "lms.sqlite3"
+    return {
+        "LMS_ENV": "development",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SECRET_KEY": DEV_SECRET_KEY,
+        "KEY_ENCRYPTION_KEY": DEV_KEY_ENCRYPTION_KEY,
+        "BASE_URL": "http://127.0.0.1:5000",
+        "INSTANCE_NAME": "CareCred (local development)",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 8,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": 60 * 60 * 8,
+        # argon2id; OWASP minimum is m=19 MiB, t=2. Tests lower it for speed.
+        "ARGON2_TIME_COST": 2,
+        "ARGON2_MEMORY_COST": 19 * 1024,
+    }
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (key, parse) in ENV_VARS.items():
+        if name in environ and environ[name] != "":
+            out[key] = parse(environ[name])
+    url = out.get("SQLALCHEMY_DATABASE_URI")
+    if isinstance(url, str) and url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship.
+        out["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return out
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production with development secrets."""
+    if config.get("LMS_ENV") != "production":
+        return
+    problems = []
+    for key, var, dev in (
+        ("SECRET_KEY", "LMS_SECRET_KEY", DEV_SECRET_KEY),
+        ("KEY_ENCRYPTION_KEY", "LMS_KEY_ENCRYPTION_KEY", DEV_KEY_ENCRYPTION_KEY),
+    ):
+        value = config.get(key) or ""
+        if value == dev or len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{var} must be set to a random value of at least {MIN_SECRET_LENGTH} characters")
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        problems.append("LMS_DATABASE_URL must point at PostgreSQL in production")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
+
+
+def environment() -> Mapping[str, str]:
+    return os.environ

@@ -1,0 +1,236 @@
+"""Issuing credentials: keys per organisation, the OB 3.0 credential, the trust list.
+
+Application service between `courses` (what was learned) and `credentials` (how it is signed).
+Takes the session, the key-encryption secret and the clock as parameters; never commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from courses.frameworks import ASCWDS_URL, CARE_CERTIFICATE_2025, CARE_CERTIFICATE_URL
+from courses.models import CatalogueModule
+from credentials import (
+    AchievementSpec,
+    Alignment,
+    IssuerProfile,
+    TrustedIssuer,
+    TrustedKey,
+    build_credential,
+    generate_signing_key,
+    key_thumbprint,
+    public_jwk,
+    sign_credential,
+    sign_trust_list,
+    unwrap_private_key,
+    wrap_private_key,
+)
+
+from .models import Completion, IssuedCredential, KeyPurpose, Organisation, SigningKey, User
+
+
+@dataclass(frozen=True)
+class IssuanceContext:
+    """What issuing needs from configuration."""
+
+    key_encryption_key: str
+    base_url: str
+    instance_name: str
+
+
+def _new_key(
+    session: Session, ctx: IssuanceContext, purpose: KeyPurpose, org: Organisation | None, now: datetime
+) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
+    private = generate_signing_key()
+    row = SigningKey(
+        purpose=purpose.value,
+        org_id=org.id if org is not None else None,
+        kid=key_thumbprint(private),
+        public_jwk=public_jwk(private),
+        private_key_wrapped=wrap_private_key(private, ctx.key_encryption_key),
+        valid_from=now,
+        valid_until=None,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, private
+
+
+def _active_key(
+    session: Session, purpose: KeyPurpose, org_id: int | None, now: datetime
+) -> SigningKey | None:
+    query = select(SigningKey).where(
+        SigningKey.purpose == purpose.value,
+        SigningKey.valid_from <= now,
+        or_(SigningKey.valid_until.is_(None), SigningKey.valid_until > now),
+    )
+    query = query.where(
+        SigningKey.org_id.is_(None) if org_id is None else SigningKey.org_id == org_id
+    )
+    return session.scalar(query.order_by(SigningKey.valid_from.desc()).limit(1))
+
+
+def issuer_key(
+    session: Session, ctx: IssuanceContext, org: Organisation, now: datetime
+) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
+    """The organisation's current signing key, created on first use."""
+    row = _active_key(session, KeyPurpose.ISSUER, org.id, now)
+    if row is None:
+        return _new_key(session, ctx, KeyPurpose.ISSUER, org, now)
+    return row, unwrap_private_key(row.private_key_wrapped, ctx.key_encryption_key)
+
+
+def root_key(
+    session: Session, ctx: IssuanceContext, now: datetime
+) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
+    """The instance's trust-list root key, created on first use."""
+    row = _active_key(session, KeyPurpose.ROOT, None, now)
+    if row is None:
+        return _new_key(session, ctx, KeyPurpose.ROOT, None, now)
+    return row, unwrap_private_key(row.private_key_wrapped, ctx.key_encryption_key)
+
+
+def issuer_profile(org: Organisation, base_url: str) -> IssuerProfile:
+    return IssuerProfile(id=f"{base_url}/issuers/{org.slug}", name=org.name, url=base_url)
+
+
+def alignments_for(module: CatalogueModule, base_url: str) -> tuple[Alignment, ...]:
+    out = [
+        Alignment(
+            target_name=module.ascwds_category,
+            target_url=ASCWDS_URL,
+            target_framework="ASC-WDS training categories",
+            target_type="ext:ASCWDSTrainingCategory",
+        )
+    ]
+    cc = module.care_certificate
+    if cc:
+        for number in cc["standards"]:
+            out.append(
+                Alignment(
+                    target_name=f"Standard {number}: {CARE_CERTIFICATE_2025[number]}",
+                    target_url=CARE_CERTIFICATE_URL,
+                    target_framework=f"Care Certificate ({cc['version']})",
+                    target_code=f"CC{cc['version']}-{number:02d}",
+                    target_type="ext:CareCertificateStandard",
+                )
+            )
+    if module.cstf_subject:
+        out.append(
+            Alignment(
+                target_name=module.cstf_subject,
+                target_url="https://www.skillsforhealth.org.uk/",
+                target_framework="Core Skills Training Framework",
+                target_type="ext:CSTFSubject",
+            )
+        )
+    return tuple(out)
+
+
+def achievement_for(module: CatalogueModule, base_url: str) -> AchievementSpec:
+    lessons = len(module.lessons)
+    criteria = (
+        f"Read all {lessons} lessons of {module.title} (version {module.version}) and passed its "
+        f"knowledge quiz with at least {module.pass_mark}% on questions drawn from every "
+        "learning outcome: " + "; ".join(o["text"] for o in module.outcomes)
+    )
+    return AchievementSpec(
+        id=f"{base_url}/achievements/{module.code}/v{module.version}",
+        name=module.title,
+        description=module.summary,
+        criteria=criteria,
+        achievement_type="CertificateOfCompletion",
+        version=str(module.version),
+        human_code=module.code,
+        alignments=alignments_for(module, base_url),
+    )
+
+
+def short_id_for(credential_id: str) -> str:
+    raw = uuid.UUID(credential_id.removeprefix("urn:uuid:")).bytes
+    return base64.b32encode(raw).decode()[:12].lower()
+
+
+def issue_for_completion(
+    session: Session, ctx: IssuanceContext, completion: Completion, now: datetime
+) -> IssuedCredential:
+    """Sign and store the credential for a completion (idempotent: one per completion)."""
+    existing = session.scalar(
+        select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)
+    )
+    if existing is not None:
+        return existing
+    org = session.get_one(Organisation, completion.org_id)
+    user = session.get_one(User, completion.user_id)
+    module = completion.module
+    key_row, private = issuer_key(session, ctx, org, now)
+    credential_id = f"urn:uuid:{uuid.uuid4()}"
+    credential = build_credential(
+        credential_id=credential_id,
+        issuer=issuer_profile(org, ctx.base_url),
+        achievement=achievement_for(module, ctx.base_url),
+        learner_name=user.name,
+        learner_email=user.email,
+        salt=secrets.token_hex(16),
+        valid_from=completion.completed_at,
+        valid_until=completion.valid_until,
+        activity_end=completion.completed_at,
+    )
+    token = sign_credential(credential, private)
+    issued = IssuedCredential(
+        credential_id=credential_id,
+        short_id=short_id_for(credential_id),
+        completion_id=completion.id,
+        user_id=user.id,
+        org_id=org.id,
+        module_id=module.id,
+        kid=key_row.kid,
+        token=token,
+        credential_json=credential,
+        issued_at=now,
+        valid_until=completion.valid_until,
+    )
+    session.add(issued)
+    session.flush()
+    return issued
+
+
+def trust_list(session: Session, ctx: IssuanceContext, now: datetime) -> tuple[str, str]:
+    """The signed trust list of every issuer on this instance, and the root thumbprint."""
+    root_row, root_private = root_key(session, ctx, now)
+    issuers = []
+    orgs = session.scalars(select(Organisation).order_by(Organisation.slug))
+    for org in orgs:
+        keys = session.scalars(
+            select(SigningKey)
+            .where(SigningKey.org_id == org.id, SigningKey.purpose == KeyPurpose.ISSUER.value)
+            .order_by(SigningKey.valid_from)
+        ).all()
+        if not keys:
+            continue
+        profile = issuer_profile(org, ctx.base_url)
+        issuers.append(
+            TrustedIssuer(
+                id=profile.id,
+                name=org.name,
+                url=profile.url,
+                keys=tuple(
+                    TrustedKey(kid=k.kid, jwk=dict(k.public_jwk), valid_from=k.valid_from,
+                               valid_until=k.valid_until)
+                    for k in keys
+                ),
+            )
+        )
+    text = sign_trust_list(
+        name=ctx.instance_name, issuers=issuers, root_key=root_private, issued_at=now
+    )
+    return text, root_row.kid

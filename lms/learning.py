@@ -1,0 +1,300 @@
+"""Learning services: what a worker is assigned, lesson progress, quiz attempts, completion.
+
+Each function takes the session and the clock; none commits. Rules about content (drawing,
+marking, completion, expiry) come from `courses`; this module applies them to people's records.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from courses.completion import is_complete, lessons_outstanding, valid_until
+from courses.errors import ModuleNotFound
+from courses.models import CatalogueModule, Lesson, Question
+from courses.quiz import Marking, QuestionResult, draw_questions, mark, parse_answers
+
+from .errors import Conflict, LessonsOutstanding, NotFound
+from .issuance import IssuanceContext, issue_for_completion
+from .models import (
+    AttemptStatus,
+    Completion,
+    Enrolment,
+    IssuedCredential,
+    LessonProgress,
+    QuizAttempt,
+)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One line of "My learning"."""
+
+    enrolment: Enrolment
+    module: CatalogueModule
+    lessons_total: int
+    lessons_done: int
+    next_lesson: Lesson | None
+    latest_completion: Completion | None
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.lessons_done // self.lessons_total if self.lessons_total else 0
+
+    def state(self, now: datetime) -> str:
+        c = self.latest_completion
+        if c is not None and (c.valid_until is None or c.valid_until > now):
+            return "complete"
+        if c is not None:
+            return "expired"
+        if self.enrolment.due_on is not None and self.enrolment.due_on < now.date():
+            return "overdue"
+        return "in_progress" if self.lessons_done else "not_started"
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    attempt: QuizAttempt
+    marking: Marking
+    questions: Sequence[Question]
+    completion: Completion | None
+    credential: IssuedCredential | None
+
+
+def current_module(session: Session, code: str) -> CatalogueModule:
+    module = session.scalar(
+        select(CatalogueModule).where(CatalogueModule.code == code, CatalogueModule.is_current)
+    )
+    if module is None:
+        raise ModuleNotFound(f"There is no module {code[:16]!r} in the catalogue.")
+    return module
+
+
+def enrolment_for(session: Session, user_id: int, code: str) -> Enrolment:
+    """The worker's assignment of a module; 404 for a module not assigned to them."""
+    enrolment = session.scalar(
+        select(Enrolment)
+        .where(Enrolment.user_id == user_id, Enrolment.module_code == code)
+        .order_by(Enrolment.assigned_at)
+        .limit(1)
+    )
+    if enrolment is None:
+        raise NotFound("This module is not assigned to you.")
+    return enrolment
+
+
+def enrol(
+    session: Session, user_id: int, org_id: int, code: str, now: datetime, due_on: datetime | None = None
+) -> Enrolment:
+    current_module(session, code)
+    enrolment = session.scalar(
+        select(Enrolment).where(
+            Enrolment.user_id == user_id, Enrolment.org_id == org_id, Enrolment.module_code == code
+        )
+    )
+    if enrolment is None:
+        enrolment = Enrolment(
+            user_id=user_id, org_id=org_id, module_code=code, assigned_at=now,
+            due_on=due_on.date() if due_on else None,
+        )
+        session.add(enrolment)
+        session.flush()
+    return enrolment
+
+
+def done_lesson_ids(session: Session, user_id: int, module: CatalogueModule) -> set[int]:
+    return set(
+        session.scalars(
+            select(LessonProgress.lesson_id)
+            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+            .where(LessonProgress.user_id == user_id, Lesson.module_id == module.id)
+        )
+    )
+
+
+def latest_completion(session: Session, user_id: int, code: str) -> Completion | None:
+    return session.scalar(
+        select(Completion)
+        .join(CatalogueModule, CatalogueModule.id == Completion.module_id)
+        .where(Completion.user_id == user_id, CatalogueModule.code == code)
+        .order_by(Completion.completed_at.desc(), Completion.id.desc())
+        .limit(1)
+    )
+
+
+def my_learning(session: Session, user_id: int) -> list[Assignment]:
+    enrolments = session.scalars(
+        select(Enrolment).where(Enrolment.user_id == user_id).order_by(Enrolment.assigned_at)
+    ).all()
+    out = []
+    for enrolment in enrolments:
+        module = current_module(session, enrolment.module_code)
+        done = done_lesson_ids(session, user_id, module)
+        lessons = module.lessons
+        next_lesson = next((lesson for lesson in lessons if lesson.id not in done), None)
+        out.append(
+            Assignment(
+                enrolment, module, len(lessons), len(done & {lesson.id for lesson in lessons}),
+                next_lesson, latest_completion(session, user_id, module.code),
+            )
+        )
+    return out
+
+
+def lesson_at(module: CatalogueModule, position: int) -> Lesson:
+    for lesson in module.lessons:
+        if lesson.position == position:
+            return lesson
+    raise NotFound("That lesson does not exist in this module.")
+
+
+def mark_lesson_read(session: Session, user_id: int, lesson: Lesson, now: datetime) -> None:
+    exists = session.scalar(
+        select(LessonProgress.id).where(
+            LessonProgress.user_id == user_id, LessonProgress.lesson_id == lesson.id
+        )
+    )
+    if exists is None:
+        session.add(LessonProgress(user_id=user_id, lesson_id=lesson.id, completed_at=now))
+        session.flush()
+
+
+def open_attempt(
+    session: Session, user_id: int, enrolment: Enrolment, module: CatalogueModule,
+    rng: random.Random, now: datetime,
+) -> QuizAttempt:
+    """The worker's open attempt at this module's quiz, drawing a new one if there is none."""
+    outstanding = lessons_outstanding(
+        [lesson.id for lesson in module.lessons], done_lesson_ids(session, user_id, module)
+    )
+    if outstanding:
+        raise LessonsOutstanding(
+            f"Read all the lessons first: {len(outstanding)} still to read."
+        )
+    attempt = session.scalar(
+        select(QuizAttempt).where(
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.module_id == module.id,
+            QuizAttempt.status == AttemptStatus.OPEN.value,
+        )
+    )
+    if attempt is None:
+        attempt = QuizAttempt(
+            user_id=user_id,
+            org_id=enrolment.org_id,
+            module_id=module.id,
+            question_ids=draw_questions(module.questions, module.per_outcome, rng),
+            status=AttemptStatus.OPEN.value,
+            started_at=now,
+        )
+        session.add(attempt)
+        session.flush()
+    return attempt
+
+
+def attempt_questions(module: CatalogueModule, attempt: QuizAttempt) -> list[Question]:
+    by_id = {q.id: q for q in module.questions}
+    return [by_id[qid] for qid in attempt.question_ids]
+
+
+def get_attempt(session: Session, user_id: int, attempt_id: int) -> QuizAttempt:
+    attempt = session.get(QuizAttempt, attempt_id)
+    if attempt is None or attempt.user_id != user_id:
+        # Another person's attempt is indistinguishable from a missing one.
+        raise NotFound("That quiz attempt does not exist.")
+    return attempt
+
+
+def submit_attempt(
+    session: Session,
+    ctx: IssuanceContext,
+    user_id: int,
+    attempt_id: int,
+    form: Mapping[str, Sequence[str]],
+    now: datetime,
+) -> SubmitResult:
+    """Mark an attempt on the server; on a pass that completes the module, issue the credential.
+
+    The attempt is closed by a conditional UPDATE (open -> submitted), so a double submission,
+    even two at the same moment, is recorded once: the second is refused with Conflict.
+    """
+    attempt = get_attempt(session, user_id, attempt_id)
+    if attempt.status != AttemptStatus.OPEN.value:
+        raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
+    module = attempt.module
+    questions = attempt_questions(module, attempt)
+    answers = parse_answers(form, questions)
+    marking = mark(questions, answers, module.pass_mark)
+    closed = session.execute(
+        update(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == AttemptStatus.OPEN.value)
+        .values(
+            status=AttemptStatus.SUBMITTED.value,
+            submitted_at=now,
+            answers={str(k): list(v) for k, v in answers.items()},
+            correct_count=marking.correct_count,
+            total=marking.total,
+            score_percent=marking.score_percent,
+            passed=marking.passed,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
+    session.refresh(attempt)
+    completion = credential = None
+    done = done_lesson_ids(session, user_id, module)
+    if is_complete([lesson.id for lesson in module.lessons], done, marking.passed):
+        completion = Completion(
+            user_id=user_id,
+            org_id=attempt.org_id,
+            module_id=module.id,
+            attempt_id=attempt.id,
+            completed_at=now,
+            valid_until=valid_until(now, module.refresh_months),
+        )
+        session.add(completion)
+        session.flush()
+        credential = issue_for_completion(session, ctx, completion, now)
+    return SubmitResult(attempt, marking, questions, completion, credential)
+
+
+def marking_of(attempt: QuizAttempt, questions: Sequence[Question], pass_mark: int) -> Marking:
+    """Rebuild the marking of a submitted attempt (for showing its result page again)."""
+    answers = {int(k): tuple(v) for k, v in (attempt.answers or {}).items()}
+    return mark(questions, answers, pass_mark)
+
+
+def my_credentials(session: Session, user_id: int) -> list[IssuedCredential]:
+    return list(
+        session.scalars(
+            select(IssuedCredential)
+            .where(IssuedCredential.user_id == user_id)
+            .order_by(IssuedCredential.issued_at.desc())
+        )
+    )
+
+
+def credential_of(session: Session, user_id: int, short_id: str) -> IssuedCredential:
+    cred = session.scalar(select(IssuedCredential).where(IssuedCredential.short_id == short_id))
+    if cred is None or cred.user_id != user_id:
+        raise NotFound("That certificate does not exist.")
+    return cred
+
+
+def attempt_count(session: Session, user_id: int, module_id: int) -> int:
+    return session.scalar(
+        select(func.count(QuizAttempt.id)).where(
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.module_id == module_id,
+            QuizAttempt.status == AttemptStatus.SUBMITTED.value,
+        )
+    ) or 0
+
+
+__all__ = ["QuestionResult", "SubmitResult"]

@@ -1,0 +1,91 @@
+"""Certificate PDFs with WeasyPrint.
+
+Rendered from a context of plain strings (never database objects), through a URL fetcher that
+allows only `data:` URLs, so a crafted name or title cannot make the renderer reach the network
+or the file system. The signed credential travels inside the PDF as the attachment
+`credential.jwt`, which is what `python -m credentials verify` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from flask import render_template
+from weasyprint import HTML, Attachment
+from weasyprint.urls import URLFetcher
+
+from .models import IssuedCredential
+
+
+class DataOnlyFetcher(URLFetcher):
+    def __init__(self) -> None:
+        super().__init__(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+
+
+@dataclass(frozen=True)
+class CertificateContext:
+    learner_name: str
+    achievement_name: str
+    module_code: str
+    module_version: str
+    issuer_name: str
+    issuer_id: str
+    completed_on: str
+    valid_until: str
+    credential_id: str
+    short_id: str
+    kid: str
+    alignments: tuple[str, ...]
+    legal_basis: tuple[str, ...]
+    instance_name: str
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%-d %B %Y") if value is not None else "Does not expire"
+
+
+def certificate_context(cred: IssuedCredential, instance_name: str) -> CertificateContext:
+    doc = cred.credential_json
+    subject = doc["credentialSubject"]
+    achievement = subject["achievement"]
+    alignments = tuple(
+        f"{a.get('targetFramework', '')}: {a['targetName']}".strip(": ")
+        for a in achievement.get("alignment", [])
+    )
+    module = cred.module
+    legal = tuple(
+        f"{c['instrument']}" + (f", {c['provision']}" if c.get("provision") else "")
+        for c in module.legal_basis
+    )
+    names = [i["identityHash"] for i in subject["identifier"] if i["identityType"] == "name"]
+    return CertificateContext(
+        learner_name=names[0] if names else "",
+        achievement_name=achievement["name"],
+        module_code=module.code,
+        module_version=str(module.version),
+        issuer_name=doc["issuer"]["name"],
+        issuer_id=doc["issuer"]["id"],
+        completed_on=_date(cred.issued_at),
+        valid_until=_date(cred.valid_until),
+        credential_id=cred.credential_id,
+        short_id=cred.short_id,
+        kid=cred.kid,
+        alignments=alignments,
+        legal_basis=legal,
+        instance_name=instance_name,
+    )
+
+
+def render_certificate(ctx: CertificateContext, token: str) -> bytes:
+    html = render_template("certificates/certificate.html", **asdict(ctx))
+    attachment = Attachment(
+        string=token,
+        name="credential.jwt",
+        description="Open Badges 3.0 credential, signed as a VC-JWT (ES256)",
+        relationship="Source",
+    )
+    document = HTML(string=html, url_fetcher=DataOnlyFetcher(), base_url="data:,")
+    pdf = document.write_pdf(attachments=[attachment], pdf_variant="pdf/a-3b")
+    assert pdf is not None  # noqa: S101  (write_pdf without a target returns bytes)
+    return pdf
