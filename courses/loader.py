@@ -117,7 +117,9 @@ def read_module(folder: Path) -> ModuleFolder:
     lessons: list[tuple[str, str]] = []
     if spec is not None:
         if spec.id != folder.name:
-            problems.append(f"{_rel(module_file)}: id: {spec.id} does not match folder {folder.name}")
+            problems.append(
+                f"{_rel(module_file)}: id: {spec.id} does not match folder {folder.name}"
+            )
         listed = [lesson.file for lesson in spec.lessons]
         lesson_dir = folder / "lessons"
         on_disk = sorted(p.name for p in lesson_dir.glob("*.md")) if lesson_dir.is_dir() else []

@@ -15,8 +15,27 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 )
 
 ALLOWED_TAGS = {
-    "p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "a", "blockquote", "code", "pre",
-    "hr", "br", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "a",
+    "blockquote",
+    "code",
+    "pre",
+    "hr",
+    "br",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 

@@ -25,7 +25,9 @@ from .db import Base, UTCDateTime
 
 class CatalogueModule(Base):
     __tablename__ = "catalogue_modules"
-    __table_args__ = (UniqueConstraint("code", "version", name="uq_catalogue_modules_code_version"),)
+    __table_args__ = (
+        UniqueConstraint("code", "version", name="uq_catalogue_modules_code_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), index=True)

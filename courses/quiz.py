@@ -44,7 +44,9 @@ class Marking:
         return sorted({r.outcome for r in self.results if not r.correct})
 
 
-def draw_questions(questions: Sequence[Question], per_outcome: int, rng: random.Random) -> list[int]:
+def draw_questions(
+    questions: Sequence[Question], per_outcome: int, rng: random.Random
+) -> list[int]:
     """Pick `per_outcome` questions at random for each learning outcome, in a shuffled order."""
     by_outcome: dict[str, list[Question]] = {}
     for q in questions:
@@ -73,7 +75,9 @@ def parse_answers(
             continue
         raw_id = key[1:]
         if not raw_id.isdigit() or int(raw_id) not in by_id:
-            raise InvalidAnswers(f"The answer field {key[:20]!r} is not one of this quiz's questions.")
+            raise InvalidAnswers(
+                f"The answer field {key[:20]!r} is not one of this quiz's questions."
+            )
         question = by_id[int(raw_id)]
         chosen = tuple(dict.fromkeys(v for v in values if v))
         option_ids = {o["id"] for o in question.options}
@@ -85,7 +89,9 @@ def parse_answers(
     return answers
 
 
-def mark(drawn: Sequence[Question], answers: Mapping[int, Sequence[str]], pass_mark: int) -> Marking:
+def mark(
+    drawn: Sequence[Question], answers: Mapping[int, Sequence[str]], pass_mark: int
+) -> Marking:
     results = []
     for q in drawn:
         chosen = tuple(answers.get(q.id, ()))

@@ -39,7 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import models  # noqa: F401  (tables must be on the metadata before migrations run)
+    from . import models
     from .accounts import make_hasher
 
     db.init_app(app)
@@ -92,4 +92,6 @@ def register_commands(app: Flask) -> None:
 
 def configure_logging(app: Flask) -> None:
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

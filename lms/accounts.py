@@ -39,7 +39,9 @@ def authenticate(session: Session, hasher: PasswordHasher, email: str, password:
     return user
 
 
-def get_or_create_org(session: Session, slug: str, name: str, kind: str, now: datetime) -> Organisation:
+def get_or_create_org(
+    session: Session, slug: str, name: str, kind: str, now: datetime
+) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if org is None:
         org = Organisation(slug=slug, name=name, kind=kind, created_at=now)
@@ -54,8 +56,11 @@ def get_or_create_user(
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         user = User(
-            email=normalise_email(email), name=name, password_hash=hasher.hash(password),
-            active=True, created_at=now,
+            email=normalise_email(email),
+            name=name,
+            password_hash=hasher.hash(password),
+            active=True,
+            created_at=now,
         )
         session.add(user)
         session.flush()
@@ -65,7 +70,9 @@ def get_or_create_user(
 def ensure_membership(session: Session, user: User, org: Organisation, role: Role) -> None:
     exists = session.scalar(
         select(Membership.id).where(
-            Membership.user_id == user.id, Membership.org_id == org.id, Membership.role == role.value
+            Membership.user_id == user.id,
+            Membership.org_id == org.id,
+            Membership.role == role.value,
         )
     )
     if exists is None:

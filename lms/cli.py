@@ -51,8 +51,12 @@ courses_cli = click.Group("courses", help="The course catalogue.")
 
 @courses_cli.command("load")
 @click.option(
-    "--path", "path", type=click.Path(path_type=Path), default=DEFAULT_CATALOGUE,
-    show_default=True, help="Folder holding one sub-folder per module.",
+    "--path",
+    "path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CATALOGUE,
+    show_default=True,
+    help="Folder holding one sub-folder per module.",
 )
 def courses_load(path: Path) -> None:
     """Validate every module and load new versions (all or nothing)."""
@@ -82,9 +86,14 @@ def courses_list(as_json: bool) -> None:
     ).all()
     rows = [
         {
-            "id": m.code, "version": m.version, "title": m.title, "category": m.category,
-            "refresh_months": m.refresh_months, "ascwds_category": m.ascwds_category,
-            "outcomes": len(m.outcomes), "questions": len(m.questions),
+            "id": m.code,
+            "version": m.version,
+            "title": m.title,
+            "category": m.category,
+            "refresh_months": m.refresh_months,
+            "ascwds_category": m.ascwds_category,
+            "outcomes": len(m.outcomes),
+            "questions": len(m.questions),
         }
         for m in modules
     ]
@@ -94,7 +103,8 @@ def courses_list(as_json: bool) -> None:
     for r in rows:
         click.echo(
             f"{r['id']:8} v{r['version']}  {r['title']}  ({r['category']}, refresh "
-            f"{r['refresh_months'] or 'none'}, {r['outcomes']} outcomes, {r['questions']} questions)"
+            f"{r['refresh_months'] or 'none'}, {r['outcomes']} outcomes, "
+            f"{r['questions']} questions)"
         )
 
 
@@ -129,7 +139,8 @@ def credentials_export(email: str, out: Path) -> None:
         _fail(f"No user has the e-mail address {email!r}.")
         return
     creds = db.session.scalars(
-        select(IssuedCredential).where(IssuedCredential.user_id == user.id)
+        select(IssuedCredential)
+        .where(IssuedCredential.user_id == user.id)
         .order_by(IssuedCredential.issued_at)
     ).all()
     out.mkdir(parents=True, exist_ok=True)
@@ -159,7 +170,10 @@ DEMO_COMPLETED = "HSA-01"
 @click.command("demo")
 def demo() -> None:
     """Create (or keep) the demo organisation, users and one issued credential."""
-    if current_app.config["LMS_ENV"] == "production" or current_app.config["SECRET_KEY"] != DEV_SECRET_KEY:
+    if (
+        current_app.config["LMS_ENV"] == "production"
+        or current_app.config["SECRET_KEY"] != DEV_SECRET_KEY
+    ):
         _fail("Demo data has known passwords; it is only for a development instance.")
     now = _now()
     session = db.session

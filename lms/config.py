@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+# Development defaults, refused in production by check_production().
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
 DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key-do-not-use-in-production"
 MIN_SECRET_LENGTH = 32
 
@@ -70,7 +71,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     url = out.get("SQLALCHEMY_DATABASE_URI")
     if isinstance(url, str) and url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship.
-        out["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+        out["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://") :]
     return out
 
 
@@ -85,7 +86,9 @@ def check_production(config: Mapping[str, Any]) -> None:
     ):
         value = config.get(key) or ""
         if value == dev or len(value) < MIN_SECRET_LENGTH:
-            problems.append(f"{var} must be set to a random value of at least {MIN_SECRET_LENGTH} characters")
+            problems.append(
+                f"{var} must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
+            )
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         problems.append("LMS_DATABASE_URL must point at PostgreSQL in production")
     if problems:

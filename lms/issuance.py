@@ -47,9 +47,15 @@ class IssuanceContext:
 
 
 def _new_key(
-    session: Session, ctx: IssuanceContext, purpose: KeyPurpose, org: Organisation | None, now: datetime
+    session: Session,
+    ctx: IssuanceContext,
+    purpose: KeyPurpose,
+    org: Organisation | None,
+    now: datetime,
 ) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
     private = generate_signing_key()
+    # Key windows start on a whole second: credentials and trust lists carry whole seconds.
+    now = now.replace(microsecond=0)
     row = SigningKey(
         purpose=purpose.value,
         org_id=org.id if org is not None else None,
@@ -181,7 +187,8 @@ def issue_for_completion(
         learner_name=user.name,
         learner_email=user.email,
         salt=secrets.token_hex(16),
-        valid_from=completion.completed_at,
+        # Valid from when it is signed (nbf), never earlier than the key that signs it.
+        valid_from=now,
         valid_until=completion.valid_until,
         activity_end=completion.completed_at,
     )
@@ -224,8 +231,12 @@ def trust_list(session: Session, ctx: IssuanceContext, now: datetime) -> tuple[s
                 name=org.name,
                 url=profile.url,
                 keys=tuple(
-                    TrustedKey(kid=k.kid, jwk=dict(k.public_jwk), valid_from=k.valid_from,
-                               valid_until=k.valid_until)
+                    TrustedKey(
+                        kid=k.kid,
+                        jwk=dict(k.public_jwk),
+                        valid_from=k.valid_from,
+                        valid_until=k.valid_until,
+                    )
                     for k in keys
                 ),
             )

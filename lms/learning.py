@@ -89,7 +89,12 @@ def enrolment_for(session: Session, user_id: int, code: str) -> Enrolment:
 
 
 def enrol(
-    session: Session, user_id: int, org_id: int, code: str, now: datetime, due_on: datetime | None = None
+    session: Session,
+    user_id: int,
+    org_id: int,
+    code: str,
+    now: datetime,
+    due_on: datetime | None = None,
 ) -> Enrolment:
     current_module(session, code)
     enrolment = session.scalar(
@@ -99,7 +104,10 @@ def enrol(
     )
     if enrolment is None:
         enrolment = Enrolment(
-            user_id=user_id, org_id=org_id, module_code=code, assigned_at=now,
+            user_id=user_id,
+            org_id=org_id,
+            module_code=code,
+            assigned_at=now,
             due_on=due_on.date() if due_on else None,
         )
         session.add(enrolment)
@@ -139,8 +147,12 @@ def my_learning(session: Session, user_id: int) -> list[Assignment]:
         next_lesson = next((lesson for lesson in lessons if lesson.id not in done), None)
         out.append(
             Assignment(
-                enrolment, module, len(lessons), len(done & {lesson.id for lesson in lessons}),
-                next_lesson, latest_completion(session, user_id, module.code),
+                enrolment,
+                module,
+                len(lessons),
+                len(done & {lesson.id for lesson in lessons}),
+                next_lesson,
+                latest_completion(session, user_id, module.code),
             )
         )
     return out
@@ -165,17 +177,19 @@ def mark_lesson_read(session: Session, user_id: int, lesson: Lesson, now: dateti
 
 
 def open_attempt(
-    session: Session, user_id: int, enrolment: Enrolment, module: CatalogueModule,
-    rng: random.Random, now: datetime,
+    session: Session,
+    user_id: int,
+    enrolment: Enrolment,
+    module: CatalogueModule,
+    rng: random.Random,
+    now: datetime,
 ) -> QuizAttempt:
     """The worker's open attempt at this module's quiz, drawing a new one if there is none."""
     outstanding = lessons_outstanding(
         [lesson.id for lesson in module.lessons], done_lesson_ids(session, user_id, module)
     )
     if outstanding:
-        raise LessonsOutstanding(
-            f"Read all the lessons first: {len(outstanding)} still to read."
-        )
+        raise LessonsOutstanding(f"Read all the lessons first: {len(outstanding)} still to read.")
     attempt = session.scalar(
         select(QuizAttempt).where(
             QuizAttempt.user_id == user_id,
@@ -288,13 +302,16 @@ def credential_of(session: Session, user_id: int, short_id: str) -> IssuedCreden
 
 
 def attempt_count(session: Session, user_id: int, module_id: int) -> int:
-    return session.scalar(
-        select(func.count(QuizAttempt.id)).where(
-            QuizAttempt.user_id == user_id,
-            QuizAttempt.module_id == module_id,
-            QuizAttempt.status == AttemptStatus.SUBMITTED.value,
+    return (
+        session.scalar(
+            select(func.count(QuizAttempt.id)).where(
+                QuizAttempt.user_id == user_id,
+                QuizAttempt.module_id == module_id,
+                QuizAttempt.status == AttemptStatus.SUBMITTED.value,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 __all__ = ["QuestionResult", "SubmitResult"]

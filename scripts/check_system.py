@@ -14,6 +14,7 @@ LIBRARIES = {
     "pango-1.0": "libpango-1.0-0",
     "pangoft2-1.0": "libpangoft2-1.0-0",
     "harfbuzz": "libharfbuzz0b",
+    "harfbuzz-subset": "libharfbuzz-subset0",
     "fontconfig": "libfontconfig1",
 }
 
@@ -30,7 +31,7 @@ def main() -> int:
         problems.append(
             "WeasyPrint (certificate PDFs) needs the Pango text libraries, which are missing.\n"
             "  On Debian or Ubuntu install them with:\n"
-            f"    sudo apt-get install {' '.join(missing)} libharfbuzz-subset0 fonts-dejavu-core"
+            f"    sudo apt-get install {' '.join(missing)} fonts-dejavu-core"
         )
     for p in problems:
         print(f"error: {p}", file=sys.stderr)

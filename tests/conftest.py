@@ -34,7 +34,7 @@ def base_config(tmp_path: Path) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_COST": 8,
+        "ARGON2_MEMORY_COST": 64,
         "KEY_ENCRYPTION_KEY": "test-key-encryption-key-0123456789abcdef",
         "BASE_URL": "https://lms.example.test",
         "INSTANCE_NAME": "CareCred test instance",

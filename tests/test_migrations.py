@@ -14,7 +14,12 @@ def flask(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LMS_DATABASE_URL": db_url}
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

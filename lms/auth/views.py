@@ -33,8 +33,10 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             user = authenticate(
-                db.session, current_app.extensions["password_hasher"],
-                form.email.data or "", form.password.data or "",
+                db.session,
+                current_app.extensions["password_hasher"],
+                form.email.data or "",
+                form.password.data or "",
             )
         except BadCredentials as err:
             form.password.errors = [err.message]

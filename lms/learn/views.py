@@ -105,11 +105,18 @@ def quiz_result(code: str, attempt_id: int) -> ResponseReturnValue:
     credential = None
     if completion is not None and completion.attempt_id == attempt.id:
         credential = next(
-            (c for c in learning.my_credentials(db.session, current_user.id)
-             if c.completion_id == completion.id),
+            (
+                c
+                for c in learning.my_credentials(db.session, current_user.id)
+                if c.completion_id == completion.id
+            ),
             None,
         )
     return render_template(
-        "learn/result.html", module=mod, attempt=attempt, marking=marking,
-        questions=questions, credential=credential,
+        "learn/result.html",
+        module=mod,
+        attempt=attempt,
+        marking=marking,
+        questions=questions,
+        credential=credential,
     )

@@ -50,13 +50,19 @@ def question(qid: str, outcome: str, correct: str = "a", type_: str = "single") 
 
 
 QUESTIONS = {
-    "questions": [question("q1", "LO1"), question("q2", "LO1"), question("q3", "LO2"),
-                  question("q4", "LO2", correct="b")]
+    "questions": [
+        question("q1", "LO1"),
+        question("q2", "LO1"),
+        question("q3", "LO2"),
+        question("q4", "LO2", correct="b"),
+    ]
 }
 
 
 def write_module(
-    root: Path, module: dict[str, Any] | None = None, questions: dict[str, Any] | None = None,
+    root: Path,
+    module: dict[str, Any] | None = None,
+    questions: dict[str, Any] | None = None,
     lessons: dict[str, str] | None = None,
 ) -> Path:
     module = copy.deepcopy(MODULE if module is None else module)
@@ -64,7 +70,8 @@ def write_module(
     (folder / "lessons").mkdir(parents=True, exist_ok=True)
     (folder / "module.yaml").write_text(yaml.safe_dump(module), encoding="utf-8")
     (folder / "questions.yaml").write_text(
-        yaml.safe_dump(copy.deepcopy(QUESTIONS if questions is None else questions)), encoding="utf-8"
+        yaml.safe_dump(copy.deepcopy(QUESTIONS if questions is None else questions)),
+        encoding="utf-8",
     )
     for name, body in (lessons or {"01-first.md": "## Hello\n\nShort words. Safe work.\n"}).items():
         (folder / "lessons" / name).write_text(body, encoding="utf-8")

@@ -28,7 +28,12 @@ def test_valid_module_loads_lessons_and_questions(tmp_path: Path, session: Sessi
     report = load_catalogue(session, read_catalogue(tmp_path), NOW)
     assert report.added == ("TST-01 v1",)
     module = session.scalars(select(CatalogueModule)).one()
-    assert (module.code, module.version, module.is_current, module.pass_mark) == ("TST-01", 1, True, 80)
+    assert (module.code, module.version, module.is_current, module.pass_mark) == (
+        "TST-01",
+        1,
+        True,
+        80,
+    )
     assert [lesson.title for lesson in module.lessons] == ["First lesson"]
     assert "<h2>Hello</h2>" in module.lessons[0].body_html
     assert sorted(q.qid for q in module.questions) == ["q1", "q2", "q3", "q4"]
@@ -39,7 +44,9 @@ def test_missing_field_names_file_and_field(tmp_path: Path) -> None:
     module = copy.deepcopy(MODULE)
     del module["legal_basis"]
     problems = problems_of(write_module(tmp_path, module))
-    assert any(p.endswith("TST-01/module.yaml: legal_basis: required field is missing") for p in problems), problems
+    assert any(
+        p.endswith("TST-01/module.yaml: legal_basis: required field is missing") for p in problems
+    ), problems
 
 
 def test_unknown_field_is_refused_not_ignored(tmp_path: Path) -> None:
@@ -62,7 +69,9 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
 def test_question_answer_must_be_an_option(tmp_path: Path) -> None:
     bank = {"questions": [*QUESTIONS["questions"][:3], question("q4", "LO2", correct="z")]}
     problems = problems_of(write_module(tmp_path, questions=bank))
-    assert any("questions.yaml: questions.3: correct: ['z'] are not option ids" in p for p in problems), problems
+    assert any(
+        "questions.yaml: questions.3: correct: ['z'] are not option ids" in p for p in problems
+    ), problems
 
 
 def test_each_outcome_needs_enough_questions(tmp_path: Path) -> None:
@@ -80,7 +89,10 @@ def test_question_for_unknown_outcome(tmp_path: Path) -> None:
 def test_lesson_files_must_match_the_listing(tmp_path: Path) -> None:
     folder = write_module(tmp_path, lessons={"02-extra.md": "## Extra\n"})
     problems = problems_of(folder)
-    assert any(p.endswith("lessons/02-extra.md: lesson file is not listed in module.yaml") for p in problems)
+    assert any(
+        p.endswith("lessons/02-extra.md: lesson file is not listed in module.yaml")
+        for p in problems
+    )
     assert any(p.endswith("lessons/01-first.md: file is missing") for p in problems)
 
 
@@ -109,9 +121,13 @@ def test_same_version_with_changed_content_is_refused(tmp_path: Path, session: S
     (folder / "lessons" / "01-first.md").write_text("## Changed\n", encoding="utf-8")
     with pytest.raises(CatalogueError) as exc:
         load_catalogue(session, read_catalogue(tmp_path), NOW)
-    assert "already loaded with different content; raise the version number" in exc.value.problems[0]
+    assert (
+        "already loaded with different content; raise the version number" in exc.value.problems[0]
+    )
     # reloading unchanged content is a no-op
-    (folder / "lessons" / "01-first.md").write_text("## Hello\n\nShort words. Safe work.\n", encoding="utf-8")
+    (folder / "lessons" / "01-first.md").write_text(
+        "## Hello\n\nShort words. Safe work.\n", encoding="utf-8"
+    )
     assert load_catalogue(session, read_catalogue(tmp_path), NOW).unchanged == ("TST-01 v1",)
 
 
@@ -127,7 +143,8 @@ def test_new_version_keeps_the_old_one(tmp_path: Path, session: Session) -> None
     assert load_catalogue(session, read_catalogue(tmp_path), NOW).added == ("TST-01 v2",)
     rows = session.scalars(select(CatalogueModule).order_by(CatalogueModule.version)).all()
     assert [(m.version, m.is_current, m.title) for m in rows] == [
-        (1, False, "Test module"), (2, True, "Test module, revised")
+        (1, False, "Test module"),
+        (2, True, "Test module, revised"),
     ]
     # the old version's lessons and questions are untouched
     assert [lesson.id for lesson in rows[0].lessons] == v1_lesson_ids
@@ -143,4 +160,7 @@ def test_real_catalogue_is_valid() -> None:
         assert m.spec.legal_basis and m.spec.sources, m.spec.id
         assert len(m.bank.questions) >= 10, m.spec.id
         for outcome in m.spec.outcomes:
-            assert sum(q.outcome == outcome.id for q in m.bank.questions) >= 2, (m.spec.id, outcome.id)
+            assert sum(q.outcome == outcome.id for q in m.bank.questions) >= 2, (
+                m.spec.id,
+                outcome.id,
+            )

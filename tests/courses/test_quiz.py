@@ -13,13 +13,25 @@ from courses.quiz import draw_questions, mark, parse_answers
 
 def q(pk: int, outcome: str, correct: list[str], type_: str = "single") -> Question:
     return Question(
-        id=pk, qid=f"q{pk}", outcome=outcome, type=type_, prompt="?", explanation="!",
-        options=[{"id": o, "text": o} for o in "abcd"], correct=correct,
+        id=pk,
+        qid=f"q{pk}",
+        outcome=outcome,
+        type=type_,
+        prompt="?",
+        explanation="!",
+        options=[{"id": o, "text": o} for o in "abcd"],
+        correct=correct,
     )
 
 
-BANK = [q(1, "LO1", ["a"]), q(2, "LO1", ["b"]), q(3, "LO1", ["c"]), q(4, "LO2", ["a"]),
-        q(5, "LO2", ["a", "c"], "multiple"), q(6, "LO2", ["d"])]
+BANK = [
+    q(1, "LO1", ["a"]),
+    q(2, "LO1", ["b"]),
+    q(3, "LO1", ["c"]),
+    q(4, "LO2", ["a"]),
+    q(5, "LO2", ["a", "c"], "multiple"),
+    q(6, "LO2", ["d"]),
+]
 
 
 def test_draw_takes_n_per_outcome_without_repeats() -> None:

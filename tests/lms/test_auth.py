@@ -21,7 +21,9 @@ def test_login_and_logout(client: FlaskClient, auth: Auth, demo: dict[str, str])
     assert client.get("/").status_code == 302
 
 
-def test_wrong_password_gets_a_clear_message(client: FlaskClient, auth: Auth, demo: dict[str, str]) -> None:
+def test_wrong_password_gets_a_clear_message(
+    client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
     response = auth.login(LEARNER, "not the password")
     assert response.status_code == 401
     assert "That e-mail and password do not match an active account." in response.text
@@ -41,7 +43,9 @@ def test_email_is_case_insensitive(client: FlaskClient, auth: Auth, demo: dict[s
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
-def test_no_open_redirect_after_login(client: FlaskClient, demo: dict[str, str], target: str) -> None:
+def test_no_open_redirect_after_login(
+    client: FlaskClient, demo: dict[str, str], target: str
+) -> None:
     response = client.post(
         f"/auth/login?next={target}", data={"email": LEARNER, "password": demo[LEARNER]}
     )
@@ -69,14 +73,20 @@ def csrf_app(tmp_path: Path) -> Iterator[Flask]:
 
 
 def test_csrf_is_enforced(csrf_app: Flask) -> None:
-    from tests.conftest import PASSWORD
+    from datetime import UTC, datetime
 
     from lms.accounts import get_or_create_user
     from lms.extensions import db
-    from datetime import UTC, datetime
+    from tests.conftest import PASSWORD
 
-    get_or_create_user(db.session, csrf_app.extensions["password_hasher"], "a@example.com", "A",
-                       PASSWORD, datetime.now(UTC))
+    get_or_create_user(
+        db.session,
+        csrf_app.extensions["password_hasher"],
+        "a@example.com",
+        "A",
+        PASSWORD,
+        datetime.now(UTC),
+    )
     db.session.commit()
     client = csrf_app.test_client()
     no_token = client.post("/auth/login", data={"email": "a@example.com", "password": PASSWORD})

@@ -25,7 +25,14 @@ def test_courses_load_and_list(runner: FlaskCliRunner) -> None:
     by_id = {row["id"]: row for row in listing}
     assert set(by_id) >= {"HSA-01", "DIG-01", "CC-16"}
     assert set(by_id["HSA-01"]) == {
-        "id", "version", "title", "category", "refresh_months", "ascwds_category", "outcomes", "questions"
+        "id",
+        "version",
+        "title",
+        "category",
+        "refresh_months",
+        "ascwds_category",
+        "outcomes",
+        "questions",
     }
     assert by_id["DIG-01"]["refresh_months"] == 12
 
@@ -49,10 +56,14 @@ def test_demo_is_idempotent(runner: FlaskCliRunner, catalogue: None) -> None:
     assert first.exit_code == 0, first.output
     lines = first.output.strip().splitlines()
     assert [line.split()[0] for line in lines] == [
-        "admin@example.com", "manager@example.com", "mentor@example.com", "learner@example.com"
+        "admin@example.com",
+        "manager@example.com",
+        "mentor@example.com",
+        "learner@example.com",
     ]
     counts = lambda: tuple(  # noqa: E731
-        db.session.scalar(select(func.count(m.id))) for m in (User, Membership, IssuedCredential, SigningKey)
+        db.session.scalar(select(func.count(m.id)))
+        for m in (User, Membership, IssuedCredential, SigningKey)
     )
     after_first = counts()
     assert after_first[2] >= 1  # the learner has a credential
@@ -80,7 +91,9 @@ def test_trust_export_and_credentials_export_verify(
     assert '"d"' not in trust_file.read_text()
 
     out = tmp_path / "export"
-    exported = runner.invoke(args=["credentials", "export", "--email", "learner@example.com", "--out", str(out)])
+    exported = runner.invoke(
+        args=["credentials", "export", "--email", "learner@example.com", "--out", str(out)]
+    )
     assert exported.exit_code == 0, exported.output
     files = sorted(p.name for p in out.iterdir())
     short_ids = {name.rsplit(".", 1)[0] for name in files}
@@ -92,5 +105,7 @@ def test_trust_export_and_credentials_export_verify(
 
 
 def test_credentials_export_unknown_email(runner: FlaskCliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(args=["credentials", "export", "--email", "ghost@example.com", "--out", str(tmp_path)])
+    result = runner.invoke(
+        args=["credentials", "export", "--email", "ghost@example.com", "--out", str(tmp_path)]
+    )
     assert result.exit_code != 0 and "No user has the e-mail address" in result.output

@@ -21,7 +21,10 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LMS_DATABASE_URL", raising=False)
     app = create_app({"TESTING": True})
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{Path(app.instance_path) / 'lms.sqlite3'}"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"]
+        == f"sqlite:///{Path(app.instance_path) / 'lms.sqlite3'}"
+    )
 
 
 def test_production_refuses_development_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,13 @@ from lms.extensions import db
 from lms.models import IssuedCredential, SigningKey
 from lms.pdf import DataOnlyFetcher, certificate_context, render_certificate
 
-SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ob3" / "ob_v3p0_achievementcredential_schema.json"
+SCHEMA = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "fixtures"
+    / "ob3"
+    / "ob_v3p0_achievementcredential_schema.json"
+)
 
 
 @pytest.fixture

@@ -1,0 +1,340 @@
+"""Open Badges 3.0 ``OpenBadgeCredential`` objects (W3C VC Data Model 2.0), built purely.
+
+Nothing here reads the clock, the network or a database: callers pass every value in,
+including the dates. The output of :func:`build_credential` validates against the official
+1EdTech JSON Schema ``ob_v3p0_achievementcredential_schema.json`` (draft 2019-09).
+
+Shape produced (fields in ``[]`` are omitted when not given; ``null`` is never emitted)::
+
+    {
+      "@context": ["https://www.w3.org/ns/credentials/v2",
+                   "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+      "id": "urn:uuid:...",
+      "type": ["VerifiableCredential", "OpenBadgeCredential"],
+      "issuer": {"id": ..., "type": ["Profile"], "name": ..., ["url": ...]},
+      "name": <achievement name>,
+      "validFrom": "YYYY-MM-DDTHH:MM:SSZ",
+      ["validUntil": "YYYY-MM-DDTHH:MM:SSZ"],
+      "credentialSubject": {
+        "type": ["AchievementSubject"],
+        "identifier": [
+          {"type": "IdentityObject", "identityType": "name", "hashed": false,
+           "identityHash": <learner name>},
+          {"type": "IdentityObject", "identityType": "emailAddress", "hashed": true,
+           "identityHash": "sha256$<hex>", "salt": <salt>}
+        ],
+        "achievement": {"id", "type": ["Achievement"], "achievementType", "name",
+                        "description", "criteria": {"narrative"}, ["version"], ["humanCode"],
+                        ["alignment": [{"type": ["Alignment"], "targetName", "targetUrl",
+                                        ["targetFramework"], ["targetCode"], ["targetType"],
+                                        ["targetDescription"]}]]},
+        ["activityEndDate": "YYYY-MM-DDTHH:MM:SSZ"]
+      }
+    }
+
+Privacy: the learner is identified only by their name (printed on the certificate anyway) and
+a salted SHA-256 of their normalised e-mail address (``email.strip().lower()`` followed by the
+salt, UTF-8), as OB 3.0 ``IdentityHash`` specifies. No ``credentialSubject.id``, date of birth or
+other identifier is included. An employer who knows the learner's e-mail can confirm the match
+with :func:`email_matches`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from credentials._util import format_datetime, require_aware, truncate_to_seconds
+
+__all__ = [
+    "ACHIEVEMENT_TYPES",
+    "OB3_CONTEXT",
+    "VC2_CONTEXT",
+    "AchievementSpec",
+    "Alignment",
+    "IssuerProfile",
+    "build_credential",
+    "email_matches",
+    "hash_email",
+    "new_credential_id",
+    "new_salt",
+]
+
+VC2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+
+#: The OB 3.0 ``AchievementType`` vocabulary; values starting ``ext:`` are also allowed.
+ACHIEVEMENT_TYPES = frozenset(
+    {
+        "Achievement",
+        "ApprenticeshipCertificate",
+        "Assessment",
+        "Assignment",
+        "AssociateDegree",
+        "Award",
+        "Badge",
+        "BachelorDegree",
+        "Certificate",
+        "CertificateOfCompletion",
+        "Certification",
+        "CommunityService",
+        "Competency",
+        "Course",
+        "CoCurricular",
+        "Degree",
+        "Diploma",
+        "DoctoralDegree",
+        "Fieldwork",
+        "GeneralEducationDevelopment",
+        "JourneymanCertificate",
+        "LearningProgram",
+        "License",
+        "Membership",
+        "ProfessionalDoctorate",
+        "QualityAssuranceCredential",
+        "MasterCertificate",
+        "MasterDegree",
+        "MicroCredential",
+        "ResearchDoctorate",
+        "SecondarySchoolDiploma",
+    }
+)
+#: The OB 3.0 ``AlignmentTargetType`` vocabulary; values starting ``ext:`` are also allowed.
+ALIGNMENT_TARGET_TYPES = frozenset(
+    {
+        "ceasn:Competency",
+        "ceterms:Credential",
+        "CFItem",
+        "CFRubric",
+        "CFRubricCriterion",
+        "CFRubricCriterionLevel",
+        "CTDL",
+    }
+)
+_EXT_RE = re.compile(r"ext:[A-Za-z0-9.\-_|]+")
+_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+_MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class IssuerProfile:
+    """The issuing organisation. ``id`` is a URI (``did:web:...`` or an https URL)."""
+
+    id: str
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A link from the achievement to a framework node (e.g. a Care Certificate standard)."""
+
+    target_name: str
+    target_url: str
+    target_framework: str | None = None
+    target_code: str | None = None
+    target_type: str | None = None
+    target_description: str | None = None
+
+
+@dataclass(frozen=True)
+class AchievementSpec:
+    """What was achieved (one version of one course)."""
+
+    id: str
+    name: str
+    description: str
+    criteria: str
+    achievement_type: str = "CertificateOfCompletion"
+    version: str | None = None
+    human_code: str | None = None
+    alignments: tuple[Alignment, ...] = ()
+
+
+def hash_email(email: str, salt: str) -> str:
+    """OB 3.0 IdentityHash of an e-mail: ``"sha256$" + hex(sha256(normalised_email + salt))``.
+
+    The address is normalised with ``strip().lower()`` before hashing.
+    """
+    if not isinstance(email, str) or not isinstance(salt, str):
+        raise TypeError("email and salt must be strings")
+    normalised = email.strip().lower()
+    return "sha256$" + hashlib.sha256((normalised + salt).encode("utf-8")).hexdigest()
+
+
+def email_matches(credential: Mapping[str, Any], email: str) -> bool:
+    """True if ``email`` is the address hashed into the credential's ``emailAddress`` identifier.
+
+    Use this only on a credential whose signature has already been verified.
+    """
+    subject = credential.get("credentialSubject")
+    identifiers = subject.get("identifier") if isinstance(subject, Mapping) else None
+    if not isinstance(identifiers, list):
+        return False
+    for ident in identifiers:
+        if not isinstance(ident, Mapping) or ident.get("identityType") != "emailAddress":
+            continue
+        expected = ident.get("identityHash")
+        salt = ident.get("salt", "")
+        if ident.get("hashed") is not True or not isinstance(expected, str):
+            continue
+        if not isinstance(salt, str) or not expected.lower().startswith("sha256$"):
+            continue
+        actual = hash_email(email, salt)
+        if hmac.compare_digest(actual.encode(), ("sha256$" + expected[7:].lower()).encode()):
+            return True
+    return False
+
+
+def new_credential_id() -> str:
+    """A fresh credential id: ``urn:uuid:<uuid4>``."""
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def new_salt() -> str:
+    """A fresh random salt for :func:`hash_email` (128 bits, hex)."""
+    return secrets.token_hex(16)
+
+
+def _text(value: object, name: str, *, limit: int = _MAX_TEXT) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    if len(value) > limit:
+        raise ValueError(f"{name} is too long ({len(value)} > {limit} characters)")
+    return value
+
+
+def _uri(value: object, name: str) -> str:
+    text = _text(value, name, limit=2048)
+    if not _URI_RE.fullmatch(text):
+        raise ValueError(f"{name} must be an absolute URI (e.g. https://... or did:web:...)")
+    return text
+
+
+def _alignment(item: Alignment, index: int) -> dict[str, Any]:
+    if not isinstance(item, Alignment):
+        raise TypeError(f"alignments[{index}] must be an Alignment")
+    where = f"alignments[{index}]"
+    out: dict[str, Any] = {
+        "type": ["Alignment"],
+        "targetName": _text(item.target_name, f"{where}.target_name"),
+        "targetUrl": _uri(item.target_url, f"{where}.target_url"),
+    }
+    if item.target_framework is not None:
+        out["targetFramework"] = _text(item.target_framework, f"{where}.target_framework")
+    if item.target_code is not None:
+        out["targetCode"] = _text(item.target_code, f"{where}.target_code")
+    if item.target_type is not None:
+        ttype = _text(item.target_type, f"{where}.target_type")
+        if ttype not in ALIGNMENT_TARGET_TYPES and not _EXT_RE.fullmatch(ttype):
+            raise ValueError(
+                f"{where}.target_type must be an OB 3.0 AlignmentTargetType or ext:..."
+            )
+        out["targetType"] = ttype
+    if item.target_description is not None:
+        out["targetDescription"] = _text(item.target_description, f"{where}.target_description")
+    return out
+
+
+def _achievement(spec: AchievementSpec) -> dict[str, Any]:
+    if not isinstance(spec, AchievementSpec):
+        raise TypeError("achievement must be an AchievementSpec")
+    if spec.achievement_type not in ACHIEVEMENT_TYPES and not _EXT_RE.fullmatch(
+        str(spec.achievement_type)
+    ):
+        raise ValueError("achievement_type must be an OB 3.0 AchievementType or ext:...")
+    out: dict[str, Any] = {
+        "id": _uri(spec.id, "achievement.id"),
+        "type": ["Achievement"],
+        "achievementType": spec.achievement_type,
+        "name": _text(spec.name, "achievement.name", limit=500),
+        "description": _text(spec.description, "achievement.description"),
+        "criteria": {"narrative": _text(spec.criteria, "achievement.criteria")},
+    }
+    if spec.version is not None:
+        out["version"] = _text(spec.version, "achievement.version", limit=100)
+    if spec.human_code is not None:
+        out["humanCode"] = _text(spec.human_code, "achievement.human_code", limit=100)
+    if spec.alignments:
+        out["alignment"] = [_alignment(a, i) for i, a in enumerate(spec.alignments)]
+    return out
+
+
+def build_credential(
+    *,
+    credential_id: str,
+    issuer: IssuerProfile,
+    achievement: AchievementSpec,
+    learner_name: str,
+    learner_email: str,
+    salt: str,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    activity_end: datetime | None = None,
+) -> dict[str, Any]:
+    """Build an unsigned ``OpenBadgeCredential`` (see the module docstring for the shape).
+
+    Datetimes must be timezone-aware; they are written in UTC with seconds precision
+    (sub-seconds are truncated). Raises ``ValueError``/``TypeError`` on bad input.
+    """
+    if not isinstance(issuer, IssuerProfile):
+        raise TypeError("issuer must be an IssuerProfile")
+    _text(learner_email, "learner_email", limit=320)
+    if "@" not in learner_email:
+        raise ValueError("learner_email must be an e-mail address")
+    _text(salt, "salt", limit=256)
+    start = truncate_to_seconds(require_aware(valid_from, "valid_from"))
+
+    issuer_obj: dict[str, Any] = {
+        "id": _uri(issuer.id, "issuer.id"),
+        "type": ["Profile"],
+        "name": _text(issuer.name, "issuer.name", limit=500),
+    }
+    if issuer.url is not None:
+        issuer_obj["url"] = _uri(issuer.url, "issuer.url")
+
+    achievement_obj = _achievement(achievement)
+    subject: dict[str, Any] = {
+        "type": ["AchievementSubject"],
+        "identifier": [
+            {
+                "type": "IdentityObject",
+                "identityType": "name",
+                "hashed": False,
+                "identityHash": _text(learner_name, "learner_name", limit=500).strip(),
+            },
+            {
+                "type": "IdentityObject",
+                "identityType": "emailAddress",
+                "hashed": True,
+                "identityHash": hash_email(learner_email, salt),
+                "salt": salt,
+            },
+        ],
+        "achievement": achievement_obj,
+    }
+    if activity_end is not None:
+        subject["activityEndDate"] = format_datetime(activity_end, "activity_end")
+
+    credential: dict[str, Any] = {
+        "@context": [VC2_CONTEXT, OB3_CONTEXT],
+        "id": _uri(credential_id, "credential_id"),
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": issuer_obj,
+        "name": achievement_obj["name"],
+        "validFrom": format_datetime(start, "valid_from"),
+    }
+    if valid_until is not None:
+        end = truncate_to_seconds(require_aware(valid_until, "valid_until"))
+        if end <= start:
+            raise ValueError("valid_until must be later than valid_from")
+        credential["validUntil"] = format_datetime(end, "valid_until")
+    credential["credentialSubject"] = subject
+    return credential
