@@ -45,6 +45,11 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%-d %B %Y") if value is not None else "Does not expire"
 
 
+def _completed(subject: dict[str, object]) -> datetime | None:
+    value = subject.get("activityEndDate")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+
+
 def certificate_context(cred: IssuedCredential, instance_name: str) -> CertificateContext:
     doc = cred.credential_json
     subject = doc["credentialSubject"]
@@ -66,7 +71,7 @@ def certificate_context(cred: IssuedCredential, instance_name: str) -> Certifica
         module_version=str(module.version),
         issuer_name=doc["issuer"]["name"],
         issuer_id=doc["issuer"]["id"],
-        completed_on=_date(cred.issued_at),
+        completed_on=_date(_completed(subject) or cred.issued_at),
         valid_until=_date(cred.valid_until),
         credential_id=cred.credential_id,
         short_id=cred.short_id,
