@@ -102,13 +102,18 @@ def read_module(folder: Path) -> ModuleFolder:
     module_file = folder / "module.yaml"
     bank_file = folder / "questions.yaml"
     raw_module = _read_yaml(module_file, problems)
-    raw_bank = _read_yaml(bank_file, problems)
     spec = bank = None
     if raw_module is not None:
         try:
             spec = ModuleSpec.model_validate(raw_module)
         except ValidationError as exc:
             problems.extend(_pydantic_problems(module_file, exc))
+    external = spec is not None and spec.delivery == "external"
+    if external and bank_file.exists():
+        problems.append(f"{_rel(bank_file)}: an external module has no question bank of ours")
+    raw_bank = None if external else _read_yaml(bank_file, problems)
+    if external:
+        bank = QuestionBank.none()
     if raw_bank is not None:
         try:
             bank = QuestionBank.model_validate(raw_bank)
@@ -131,13 +136,14 @@ def read_module(folder: Path) -> ModuleFolder:
                 if not text.strip():
                     problems.append(f"{_rel(lesson_dir / name)}: lesson is empty")
                 lessons.append((name, text))
-        if bank is not None:
+        if bank is not None and not external:
             problems.extend(f"{_rel(bank_file)}: {p}" for p in bank.check_against(spec))
     if problems or spec is None or bank is None:
         raise CatalogueError(problems or [f"{_rel(folder)}: could not be read"])
     digest = hashlib.sha256()
     for part in (module_file, bank_file):
-        digest.update(part.read_bytes())
+        if part.exists():
+            digest.update(part.read_bytes())
     for name, text in lessons:
         digest.update(name.encode() + b"\0" + text.encode("utf-8"))
     return ModuleFolder(folder, spec, bank, tuple(lessons), digest.hexdigest())
@@ -182,6 +188,9 @@ def _to_rows(folder: ModuleFolder, now: datetime) -> CatalogueModule:
         legal_basis=[c.model_dump(mode="json") for c in spec.legal_basis],
         sources=[s.model_dump(mode="json") for s in spec.sources],
         outcomes=[o.model_dump() for o in spec.outcomes],
+        delivery=spec.delivery,
+        observation=spec.observation.model_dump() if spec.observation else None,
+        external=spec.external.model_dump(mode="json") if spec.external else None,
         pass_mark=spec.quiz.pass_mark,
         per_outcome=spec.quiz.per_outcome,
         content_hash=folder.content_hash,

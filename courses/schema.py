@@ -84,6 +84,44 @@ class CareCertificateRef(Strict):
         return v
 
 
+ObservationMethod = Literal[
+    "direct_observation", "simulation", "witness_testimony", "professional_discussion", "questioning"
+]
+
+
+class Criterion(Strict):
+    id: str = Field(pattern=r"^OB\d{1,2}$")
+    text: str = Field(min_length=5, max_length=400)
+
+
+class ObservationSpec(Strict):
+    """Practice a mentor or assessor must observe before the module is complete."""
+
+    required: bool = True
+    simulation_allowed: bool = False
+    methods: tuple[ObservationMethod, ...] = ("direct_observation",)
+    guidance: str = Field(min_length=10, max_length=1500)
+    criteria: tuple[Criterion, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _methods(self) -> ObservationSpec:
+        if "simulation" in self.methods and not self.simulation_allowed:
+            raise ValueError("methods: simulation is listed but simulation_allowed is false")
+        ids = [c.id for c in self.criteria]
+        if len(set(ids)) != len(ids):
+            raise ValueError("criteria: ids must be unique")
+        return self
+
+
+class ExternalSpec(Strict):
+    """Training delivered by someone else (licensed or face to face): we record, never re-author."""
+
+    provider: str = Field(min_length=3, max_length=200)
+    url: HttpUrl
+    evidence: tuple[str, ...] = Field(min_length=1)
+    variants: tuple[str, ...] = ()  # e.g. Tier 1 / Tier 2
+
+
 class QuizSettings(Strict):
     pass_mark: int = Field(default=80, ge=1, le=100)
     per_outcome: int = Field(default=2, ge=1, le=10)
@@ -104,8 +142,11 @@ class ModuleSpec(Strict):
     legal_basis: tuple[Citation, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = Field(min_length=1)
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
-    lessons: tuple[LessonRef, ...] = Field(min_length=1)
+    delivery: Literal["online", "external"] = "online"
+    lessons: tuple[LessonRef, ...] = ()
     quiz: QuizSettings = QuizSettings()
+    observation: ObservationSpec | None = None
+    external: ExternalSpec | None = None
 
     @field_validator("id")
     @classmethod
@@ -141,6 +182,16 @@ class ModuleSpec(Strict):
         ids = [o.id for o in self.outcomes]
         if len(set(ids)) != len(ids):
             raise ValueError("outcomes: ids must be unique")
+        if self.delivery == "online":
+            if not self.lessons:
+                raise ValueError("lessons: an online module needs at least one lesson")
+            if self.external is not None:
+                raise ValueError("external: only for delivery: external")
+        else:
+            if self.lessons:
+                raise ValueError("lessons: an external module has no lessons of ours")
+            if self.external is None:
+                raise ValueError("external: required when delivery is external")
         files = [lesson.file for lesson in self.lessons]
         if len(set(files)) != len(files):
             raise ValueError("lessons: each file may be listed once")
@@ -191,6 +242,11 @@ class QuestionSpec(Strict):
 
 class QuestionBank(Strict):
     questions: tuple[QuestionSpec, ...] = Field(min_length=1)
+
+    @classmethod
+    def none(cls) -> QuestionBank:
+        """The empty bank of an external module (no quiz of ours)."""
+        return cls.model_construct(questions=())
 
     def check_against(self, module: ModuleSpec) -> list[str]:
         """Cross-file rules; returns plain-English problems (empty when all is well)."""
