@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint check-system venv db demo clean
+.PHONY: run test lint check-system venv translations db demo clean
 
 check-system:
 	@$(PYTHON) scripts/check_system.py
@@ -20,7 +20,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	@touch $@
 
-venv: check-system $(VENV)/.installed
+venv: check-system $(VENV)/.installed translations
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel -q compile -d lms/translations
 
 db: venv
 	$(FLASK) db upgrade

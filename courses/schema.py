@@ -85,7 +85,11 @@ class CareCertificateRef(Strict):
 
 
 ObservationMethod = Literal[
-    "direct_observation", "simulation", "witness_testimony", "professional_discussion", "questioning"
+    "direct_observation",
+    "simulation",
+    "witness_testimony",
+    "professional_discussion",
+    "questioning",
 ]
 
 

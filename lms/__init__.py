@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext
 
 from . import config as cfg
 from .extensions import csrf, db, limiter, login_manager, migrate
@@ -48,8 +49,11 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message = lazy_gettext("Please log in to see that page.")
     login_manager.session_protection = "strong"
+    from .i18n import init_i18n
+
+    init_i18n(app)
     app.extensions["password_hasher"] = make_hasher(
         app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"]
     )
@@ -65,11 +69,15 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .learn.views import bp as learn_bp
+    from .manage.views import bp as manage_bp
+    from .public.views import bp as public_bp
     from .wallet.views import bp as wallet_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(learn_bp)
     app.register_blueprint(wallet_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(manage_bp)
 
 
 def register_security(app: Flask) -> None:

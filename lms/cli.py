@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +22,15 @@ from courses.errors import CatalogueError
 from courses.loader import DEFAULT_CATALOGUE, load_catalogue, read_catalogue
 from courses.models import CatalogueModule
 
-from . import learning
+from . import keys, learning, status
 from .accounts import ensure_membership, get_or_create_org, get_or_create_user, normalise_email
 from .config import DEV_SECRET_KEY
+from .errors import ServiceError
 from .extensions import db
 from .issuance import IssuanceContext, trust_list
 from .models import IssuedCredential, OrgKind, Role, User
 from .pdf import certificate_context, render_certificate
+from .wallet.views import passport_for
 
 
 def _now() -> datetime:
@@ -147,11 +150,114 @@ def credentials_export(email: str, out: Path) -> None:
     for cred in creds:
         (out / f"{cred.short_id}.jwt").write_text(cred.token + "\n", encoding="utf-8")
         pdf = render_certificate(
-            certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred.token
+            certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred
         )
         (out / f"{cred.short_id}.pdf").write_bytes(pdf)
         click.echo(f"{cred.short_id}  {cred.module.title}  -> {out / cred.short_id}.jwt, .pdf")
-    click.echo(f"{len(creds)} credential(s) exported for {user.email}")
+    (out / "passport.json").write_text(passport_for(user.id, user.name), encoding="utf-8")
+    db.session.commit()  # an issuer key created on first use
+    click.echo(f"{len(creds)} credential(s) exported for {user.email}, with passport.json")
+
+
+@credentials_cli.command("revoke")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why (recorded, and shown to the worker).")
+def credentials_revoke(ref: str, reason: str) -> None:
+    """Revoke a credential for good. REF is its id (urn:uuid:...) or short id."""
+    cred = _status_change(ref, lambda c, now: status.revoke(db.session, c, reason, now))
+    click.echo(f"revoked {cred.short_id} ({cred.credential_id})")
+
+
+@credentials_cli.command("suspend")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why (recorded, and shown to the worker).")
+def credentials_suspend(ref: str, reason: str) -> None:
+    """Suspend a credential until it is reinstated."""
+    cred = _status_change(ref, lambda c, now: status.suspend(db.session, c, reason, now))
+    click.echo(f"suspended {cred.short_id} ({cred.credential_id})")
+
+
+@credentials_cli.command("reinstate")
+@click.argument("ref")
+def credentials_reinstate(ref: str) -> None:
+    """Lift a suspension."""
+    cred = _status_change(ref, lambda c, now: status.reinstate(db.session, c, now))
+    click.echo(f"reinstated {cred.short_id} ({cred.credential_id})")
+
+
+def _status_change(
+    ref: str, change: Callable[[IssuedCredential, datetime], None]
+) -> IssuedCredential:
+    try:
+        cred = status.find_credential(db.session, ref)
+        change(cred, _now())
+    except ServiceError as err:
+        _fail(err.message)
+        raise  # unreachable: _fail raises
+    db.session.commit()
+    return cred
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+keys_cli = click.Group("keys", help="Organisations' signing keys.")
+
+
+@keys_cli.command("list")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+def keys_list(slug: str) -> None:
+    """Every signing key of an organisation, oldest first."""
+    try:
+        org = keys.organisation(db.session, slug)
+    except ServiceError as err:
+        _fail(err.message)
+        return
+    for k in keys.issuer_keys(db.session, org.id):
+        until = k.valid_until.isoformat() if k.valid_until else "now"
+        flag = f"  COMPROMISED since {k.compromised_at.isoformat()}" if k.compromised_at else ""
+        click.echo(f"{k.kid}  signs {k.valid_from.isoformat()} .. {until}{flag}")
+
+
+@keys_cli.command("rotate")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+def keys_rotate(slug: str) -> None:
+    """Start a new signing key; the old one stays trusted for what it already signed."""
+    try:
+        org = keys.organisation(db.session, slug)
+        rotation = keys.rotate(db.session, _ctx(), org, _now())
+    except ServiceError as err:
+        _fail(err.message)
+        return
+    db.session.commit()
+    if rotation.retired is not None:
+        click.echo(f"retired {rotation.retired.kid} (still verifies what it signed)")
+    click.echo(f"new key {rotation.current.kid}")
+    click.echo("Export and publish a new trust list: flask --app wsgi trust export FILE")
+
+
+@keys_cli.command("compromised")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--kid", required=True, help="The key's thumbprint (see `keys list`).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="When it may have leaked (UTC); default now. Credentials it signed from then are refused.",
+)
+def keys_compromised(slug: str, kid: str, since: datetime | None) -> None:
+    """Mark a key compromised and switch the organisation to a new key."""
+    now = _now()
+    when = since.replace(tzinfo=UTC) if since is not None else now
+    try:
+        org = keys.organisation(db.session, slug)
+        rotation = keys.mark_compromised(db.session, _ctx(), org, kid, when, now)
+    except ServiceError as err:
+        _fail(err.message)
+        return
+    db.session.commit()
+    click.echo(f"marked {kid} compromised since {when.isoformat()}")
+    click.echo(f"signing key is now {rotation.current.kid}")
+    click.echo("Export and publish a new trust list now: flask --app wsgi trust export FILE")
 
 
 # --- demo ------------------------------------------------------------------------------------
@@ -213,4 +319,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(courses_cli)
     app.cli.add_command(trust_cli)
     app.cli.add_command(credentials_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(demo)

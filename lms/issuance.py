@@ -7,6 +7,7 @@ Takes the session, the key-encryption secret and the clock as parameters; never 
 from __future__ import annotations
 
 import base64
+import random
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from courses.frameworks import ASCWDS_URL, CARE_CERTIFICATE_2025, CARE_CERTIFICATE_URL
@@ -22,14 +24,17 @@ from credentials import (
     AchievementSpec,
     Alignment,
     IssuerProfile,
+    StatusListPair,
     TrustedIssuer,
     TrustedKey,
     build_credential,
+    encode_qr,
     generate_signing_key,
     key_thumbprint,
     public_jwk,
     sign_credential,
     sign_trust_list,
+    status_entry,
     unwrap_private_key,
     wrap_private_key,
 )
@@ -76,13 +81,16 @@ def _active_key(
 ) -> SigningKey | None:
     query = select(SigningKey).where(
         SigningKey.purpose == purpose.value,
+        SigningKey.compromised_at.is_(None),  # never sign with a key that may have leaked
         SigningKey.valid_from <= now,
         or_(SigningKey.valid_until.is_(None), SigningKey.valid_until > now),
     )
     query = query.where(
         SigningKey.org_id.is_(None) if org_id is None else SigningKey.org_id == org_id
     )
-    return session.scalar(query.order_by(SigningKey.valid_from.desc()).limit(1))
+    return session.scalar(
+        query.order_by(SigningKey.valid_from.desc(), SigningKey.id.desc()).limit(1)
+    )
 
 
 def issuer_key(
@@ -166,10 +174,21 @@ def short_id_for(credential_id: str) -> str:
     return base64.b32encode(raw).decode()[:12].lower()
 
 
+_slot_rng = random.SystemRandom()
+SLOT_ATTEMPTS = 5
+
+
 def issue_for_completion(
     session: Session, ctx: IssuanceContext, completion: Completion, now: datetime
 ) -> IssuedCredential:
-    """Sign and store the credential for a completion (idempotent: one per completion)."""
+    """Sign and store the credential for a completion (idempotent: one per completion).
+
+    The credential gets a random status-list slot. Two issuances racing for the same slot (or
+    for the same completion) meet the database's unique constraints; the loser retries inside a
+    savepoint, so nothing else in the transaction is lost.
+    """
+    from . import status  # status builds on this module
+
     existing = session.scalar(
         select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)
     )
@@ -179,42 +198,63 @@ def issue_for_completion(
     user = session.get_one(User, completion.user_id)
     module = completion.module
     key_row, private = issuer_key(session, ctx, org, now)
-    credential_id = f"urn:uuid:{uuid.uuid4()}"
-    credential = build_credential(
-        credential_id=credential_id,
-        issuer=issuer_profile(org, ctx.base_url),
-        achievement=achievement_for(module, ctx.base_url),
-        learner_name=user.name,
-        learner_email=user.email,
-        salt=secrets.token_hex(16),
-        # Valid from when it is signed (nbf), never earlier than the key that signs it.
-        valid_from=now,
-        valid_until=completion.valid_until,
-        activity_end=completion.completed_at,
-    )
-    token = sign_credential(credential, private)
-    issued = IssuedCredential(
-        credential_id=credential_id,
-        short_id=short_id_for(credential_id),
-        completion_id=completion.id,
-        user_id=user.id,
-        org_id=org.id,
-        module_id=module.id,
-        kid=key_row.kid,
-        token=token,
-        credential_json=credential,
-        issued_at=now,
-        valid_until=completion.valid_until,
-    )
-    session.add(issued)
-    session.flush()
-    return issued
+    for attempt in range(SLOT_ATTEMPTS):
+        slot = status.allocate(session, org, _slot_rng, now)
+        credential_id = f"urn:uuid:{uuid.uuid4()}"
+        credential = build_credential(
+            credential_id=credential_id,
+            issuer=issuer_profile(org, ctx.base_url),
+            achievement=achievement_for(module, ctx.base_url),
+            learner_name=user.name,
+            learner_email=user.email,
+            salt=secrets.token_hex(16),
+            # Valid from when it is signed (nbf), never earlier than the key that signs it.
+            valid_from=now,
+            valid_until=completion.valid_until,
+            activity_end=completion.completed_at,
+            status=status_entry(
+                status.list_url(ctx.base_url, org, "revocation", slot.number), slot.index
+            ),
+        )
+        issued = IssuedCredential(
+            credential_id=credential_id,
+            short_id=short_id_for(credential_id),
+            completion_id=completion.id,
+            user_id=user.id,
+            org_id=org.id,
+            module_id=module.id,
+            kid=key_row.kid,
+            token=sign_credential(credential, private),
+            qr_text=encode_qr(credential, private),
+            credential_json=credential,
+            issued_at=now,
+            valid_until=completion.valid_until,
+            status_list_number=slot.number,
+            status_index=slot.index,
+        )
+        try:
+            with session.begin_nested():
+                session.add(issued)
+        except IntegrityError:
+            existing = session.scalar(
+                select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)
+            )
+            if existing is not None:
+                return existing
+            if attempt == SLOT_ATTEMPTS - 1:
+                raise
+            continue
+        return issued
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def trust_list(session: Session, ctx: IssuanceContext, now: datetime) -> tuple[str, str]:
     """The signed trust list of every issuer on this instance, and the root thumbprint."""
+    from . import status
+
     root_row, root_private = root_key(session, ctx, now)
     issuers = []
+    stapled: list[str] = []
     orgs = session.scalars(select(Organisation).order_by(Organisation.slug))
     for org in orgs:
         keys = session.scalars(
@@ -236,12 +276,22 @@ def trust_list(session: Session, ctx: IssuanceContext, now: datetime) -> tuple[s
                         jwk=dict(k.public_jwk),
                         valid_from=k.valid_from,
                         valid_until=k.valid_until,
+                        compromised_at=k.compromised_at,
                     )
                     for k in keys
                 ),
+                status_lists=tuple(
+                    StatusListPair(revocation=r, suspension=s)
+                    for r, s in status.pairs(session, ctx, org)
+                ),
             )
         )
+        stapled.extend(status.all_signed_lists(session, ctx, org, now))
     text = sign_trust_list(
-        name=ctx.instance_name, issuers=issuers, root_key=root_private, issued_at=now
+        name=ctx.instance_name,
+        issuers=issuers,
+        root_key=root_private,
+        issued_at=now,
+        status_list_tokens=stapled,
     )
     return text, root_row.kid

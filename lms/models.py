@@ -192,15 +192,51 @@ class SigningKey(Base):
     private_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the private key may have leaked: anything it signed from then on is refused.
+    compromised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class StatusPurpose(enum.StrEnum):
+    REVOCATION = "revocation"  # permanent
+    SUSPENSION = "suspension"  # temporary; can be reinstated
+
+
+class StatusList(Base):
+    """One W3C Bitstring Status List of an issuer (131,072 entries), served at a stable URL.
+
+    Lists come in pairs (revocation + suspension) sharing `number`; a credential holds the same
+    index in both. The bits are kept here and re-signed when published.
+    """
+
+    __tablename__ = "status_lists"
+    __table_args__ = (
+        UniqueConstraint("org_id", "purpose", "number", name="uq_status_lists_org_purpose_number"),
+        CheckConstraint("purpose IN ('revocation', 'suspension')", name="purpose_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(12))
+    number: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
 
 
 class IssuedCredential(Base):
     """A signed OpenBadgeCredential (VC-JWT). One per completion, enforced by the database."""
 
     __tablename__ = "issued_credentials"
+    __table_args__ = (
+        UniqueConstraint(
+            "org_id", "status_list_number", "status_index", name="uq_issued_credentials_status_slot"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     credential_id: Mapped[str] = mapped_column(String(64), unique=True)  # urn:uuid:...
@@ -211,10 +247,26 @@ class IssuedCredential(Base):
     module_id: Mapped[int] = mapped_column(ForeignKey("catalogue_modules.id"))
     kid: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(Text)
+    qr_text: Mapped[str | None] = mapped_column(Text)  # compact COSE credential (CC1:...)
     credential_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Status-list position (random index, unique per issuer and list pair).
+    status_list_number: Mapped[int | None] = mapped_column(Integer)
+    status_index: Mapped[int | None] = mapped_column(Integer)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revocation_reason: Mapped[str | None] = mapped_column(String(500))
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
 
     module: Mapped[CatalogueModule] = relationship()
     organisation: Mapped[Organisation] = relationship()
     user: Mapped[User] = relationship()
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.suspended_at is not None:
+            return "suspended"
+        return "active"

@@ -8,12 +8,16 @@ or the file system. The signed credential travels inside the PDF as the attachme
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import render_template
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher
+
+from credentials import qr_png
 
 from .models import IssuedCredential
 
@@ -82,15 +86,27 @@ def certificate_context(cred: IssuedCredential, instance_name: str) -> Certifica
     )
 
 
-def render_certificate(ctx: CertificateContext, token: str) -> bytes:
-    html = render_template("certificates/certificate.html", **asdict(ctx))
-    attachment = Attachment(
-        string=token,
-        name="credential.jwt",
-        description="Open Badges 3.0 credential, signed as a VC-JWT (ES256)",
-        relationship="Source",
-    )
+def render_certificate(ctx: CertificateContext, cred: IssuedCredential) -> bytes:
+    """PDF/A-3b certificate: printed text and QR, with the signed credential attached."""
+    qr = ""
+    if cred.qr_text:
+        qr = "data:image/png;base64," + base64.b64encode(qr_png(cred.qr_text, scale=4)).decode()
+    html = render_template("certificates/certificate.html", qr_src=qr, **asdict(ctx))
+    attachments = [
+        Attachment(
+            string=cred.token,
+            name="credential.jwt",
+            description="Open Badges 3.0 credential, signed as a VC-JWT (ES256)",
+            relationship="Source",
+        ),
+        Attachment(
+            string=json.dumps(cred.credential_json, ensure_ascii=False, indent=2),
+            name="credential.json",
+            description="The same credential as JSON, for reading (the .jwt is the signed copy)",
+            relationship="Data",
+        ),
+    ]
     document = HTML(string=html, url_fetcher=DataOnlyFetcher(), base_url="data:,")
-    pdf = document.write_pdf(attachments=[attachment], pdf_variant="pdf/a-3b")
+    pdf = document.write_pdf(attachments=attachments, pdf_variant="pdf/a-3b")
     assert pdf is not None  # noqa: S101  (write_pdf without a target returns bytes)
     return pdf

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
@@ -11,15 +12,15 @@ def _strip(value: str | None) -> str | None:
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "E-mail address",
+        _l("E-mail address"),
         filters=[_strip],
         validators=[
-            DataRequired("Enter your e-mail address."),
-            Email("Enter a valid e-mail address."),
+            DataRequired(_l("Enter your e-mail address.")),
+            Email(_l("Enter a valid e-mail address.")),
             Length(max=254),
         ],
     )
     password = PasswordField(
-        "Password", validators=[DataRequired("Enter your password."), Length(max=256)]
+        _l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=256)]
     )
-    submit = SubmitField("Log in")
+    submit = SubmitField(_l("Log in"))

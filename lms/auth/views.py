@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..accounts import authenticate
@@ -38,8 +39,8 @@ def login() -> ResponseReturnValue:
                 form.email.data or "",
                 form.password.data or "",
             )
-        except BadCredentials as err:
-            form.password.errors = [err.message]
+        except BadCredentials:
+            form.password.errors = [_("That e-mail and password do not match an active account.")]
             status = 401
         else:
             db.session.commit()  # a rehashed password, if any
@@ -54,5 +55,5 @@ def login() -> ResponseReturnValue:
 @login_required
 def logout() -> ResponseReturnValue:
     logout_user()
-    flash("You have logged out.")
+    flash(_("You have logged out."))
     return redirect(url_for("auth.login"))

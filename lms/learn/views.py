@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import learning
@@ -66,7 +67,7 @@ def lesson_done(code: str, position: int) -> ResponseReturnValue:
     db.session.commit()
     if position < len(mod.lessons):
         return redirect(url_for("learn.lesson", code=code, position=position + 1))
-    flash("You have read every lesson. You can take the quiz now.")
+    flash(_("You have read every lesson. You can take the quiz now."))
     return redirect(url_for("learn.module", code=code))
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from .. import learning
+from credentials import build_passport, qr_png
+
+from .. import learning, status
 from ..extensions import db
+from ..issuance import IssuanceContext
+from ..models import Organisation
 from ..pdf import certificate_context, render_certificate
 
 bp = Blueprint("wallet", __name__, url_prefix="/certificates")
@@ -24,9 +30,7 @@ def index() -> ResponseReturnValue:
 @login_required
 def pdf(short_id: str) -> ResponseReturnValue:
     cred = learning.credential_of(db.session, current_user.id, short_id)
-    body = render_certificate(
-        certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred.token
-    )
+    body = render_certificate(certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred)
     return Response(
         body,
         mimetype="application/pdf",
@@ -43,3 +47,44 @@ def jwt(short_id: str) -> ResponseReturnValue:
         mimetype="application/vc+jwt",
         headers={"Content-Disposition": f'attachment; filename="credential-{cred.short_id}.jwt"'},
     )
+
+
+@bp.route("/<short_id>/qr")
+@login_required
+def qr(short_id: str) -> ResponseReturnValue:
+    cred = learning.credential_of(db.session, current_user.id, short_id)
+    return render_template("wallet/qr.html", credential=cred)
+
+
+@bp.route("/<short_id>/qr.png")
+@login_required
+def qr_image(short_id: str) -> ResponseReturnValue:
+    cred = learning.credential_of(db.session, current_user.id, short_id)
+    if not cred.qr_text:
+        return Response("This certificate has no QR code.", status=404, mimetype="text/plain")
+    return Response(qr_png(cred.qr_text, scale=8), mimetype="image/png")
+
+
+@bp.route("/passport.json")
+@login_required
+def passport() -> ResponseReturnValue:
+    """All my credentials and their issuers' current status lists, in one file."""
+    text = passport_for(current_user.id, current_user.name)
+    db.session.commit()  # an issuer key created on first use
+    return Response(
+        text,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="passport.json"'},
+    )
+
+
+def passport_for(user_id: int, name: str) -> str:
+    now = datetime.now(UTC)
+    c = current_app.config
+    ctx = IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+    creds = learning.my_credentials(db.session, user_id)
+    lists: list[str] = []
+    for org_id in sorted({cred.org_id for cred in creds}):
+        org = db.session.get_one(Organisation, org_id)
+        lists.extend(status.all_signed_lists(db.session, ctx, org, now))
+    return build_passport(name, [cred.token for cred in creds], lists, now)

@@ -96,8 +96,10 @@ def test_trust_export_and_credentials_export_verify(
     )
     assert exported.exit_code == 0, exported.output
     files = sorted(p.name for p in out.iterdir())
-    short_ids = {name.rsplit(".", 1)[0] for name in files}
-    assert files == sorted([f"{s}.jwt" for s in short_ids] + [f"{s}.pdf" for s in short_ids])
+    short_ids = {name.rsplit(".", 1)[0] for name in files} - {"passport"}
+    assert files == sorted(
+        [f"{s}.jwt" for s in short_ids] + [f"{s}.pdf" for s in short_ids] + ["passport.json"]
+    )
     for path in out.iterdir():
         [result_] = verify_path(path, trust, now)
         assert result_.valid, (path, result_.reason)

@@ -70,7 +70,7 @@ def test_signing_key_is_stored_encrypted(issued: IssuedCredential, app: Flask) -
 
 
 def test_pdf_carries_the_signed_credential(issued: IssuedCredential, app: Flask) -> None:
-    pdf = render_certificate(certificate_context(issued, "Test"), issued.token)
+    pdf = render_certificate(certificate_context(issued, "Test"), issued)
     reader = PdfReader(BytesIO(pdf))
     assert reader.attachments["credential.jwt"] == [issued.token.encode()]
     text = reader.pages[0].extract_text()

@@ -1,0 +1,78 @@
+"""Managers: the organisation's issued certificates, and revoking or suspending them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from .. import status
+from ..authz import managed_organisation, managed_organisations
+from ..errors import NotFound
+from ..extensions import db
+from ..models import IssuedCredential
+from .forms import StatusChangeForm
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+
+@bp.route("/")
+@login_required
+def index() -> ResponseReturnValue:
+    orgs = managed_organisations(db.session, current_user)
+    if len(orgs) == 1:
+        return redirect(url_for("manage.credentials", slug=orgs[0].slug))
+    return render_template("manage/index.html", orgs=orgs)
+
+
+@bp.route("/<slug>/credentials")
+@login_required
+def credentials(slug: str) -> ResponseReturnValue:
+    org = managed_organisation(db.session, current_user, slug)
+    creds = db.session.scalars(
+        select(IssuedCredential)
+        .where(IssuedCredential.org_id == org.id)
+        .order_by(IssuedCredential.issued_at.desc())
+        .limit(500)
+    ).all()
+    return render_template("manage/credentials.html", org=org, credentials=creds)
+
+
+def _credential(org_id: int, short_id: str) -> IssuedCredential:
+    cred = db.session.scalar(
+        select(IssuedCredential).where(
+            IssuedCredential.short_id == short_id, IssuedCredential.org_id == org_id
+        )
+    )
+    if cred is None:
+        raise NotFound("Your organisation did not issue that certificate.")
+    return cred
+
+
+@bp.route("/<slug>/credentials/<short_id>", methods=["GET", "POST"])
+@login_required
+def credential(slug: str, short_id: str) -> ResponseReturnValue:
+    org = managed_organisation(db.session, current_user, slug)
+    cred = _credential(org.id, short_id)
+    form = StatusChangeForm()
+    if form.validate_on_submit():
+        now = datetime.now(UTC)
+        action = form.action.data
+        if action == "revoke":
+            status.revoke(db.session, cred, form.reason.data or "", now)
+        elif action == "suspend":
+            status.suspend(db.session, cred, form.reason.data or "", now)
+        else:
+            status.reinstate(db.session, cred, now)
+        db.session.commit()
+        flash(
+            f"Certificate {cred.short_id}: {cred.status}. Verifiers see this in the next "
+            "trust list or passport."
+        )
+        return redirect(url_for("manage.credential", slug=slug, short_id=short_id))
+    return render_template("manage/credential.html", org=org, credential=cred, form=form), (
+        400 if form.errors else 200
+    )
