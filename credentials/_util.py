@@ -19,7 +19,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+_SECONDS_Z_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _RFC3339_RE = re.compile(
     r"(?P<main>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})"
     r"(?:\.(?P<frac>\d{1,9}))?"
@@ -32,24 +32,43 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """Decode unpadded, canonical base64url. Raises ``ValueError`` on anything else."""
-    if not isinstance(text, str) or not _B64URL_RE.fullmatch(text) or len(text) % 4 == 1:
+    """Decode unpadded, canonical base64url. Raises ``ValueError`` on anything else.
+
+    Only the URL-safe alphabet is accepted (no ``+``, ``/``, ``=`` or whitespace; checked by
+    :func:`binascii.a2b_base64` in strict mode after mapping ``-_`` to ``+/``), and the text
+    must be canonical: the unused low bits of the last character are zero (RFC 4648 §3.5), so
+    exactly one text decodes to given bytes.
+    """
+    if not isinstance(text, str):
+        raise ValueError("not base64url")
+    tail = len(text) % 4
+    if tail == 1 or "+" in text or "/" in text or "=" in text:
         raise ValueError("not base64url")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex already filters
+        data = binascii.a2b_base64(
+            (text + _PADDING[tail]).encode("ascii").translate(_TO_STANDARD), strict_mode=True
+        )
+    except (binascii.Error, UnicodeEncodeError) as exc:
         raise ValueError("not base64url") from exc
-    if b64url_encode(data) != text:
+    if tail and _B64URL_VALUES[text[-1]] & (0x0F if tail == 2 else 0x03):
         raise ValueError("non-canonical base64url")
     return data
 
 
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL_VALUES = {char: value for value, char in enumerate(_B64URL_ALPHABET)}
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = ("", "", "==", "=")
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate JSON member {key!r}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate JSON member {key!r}")
+            seen.add(key)
     return result
 
 
@@ -61,11 +80,14 @@ def strict_json_loads(data: str | bytes) -> Any:
     """Parse JSON strictly. Raises ``ValueError`` (including on bad UTF-8 and deep nesting)."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return _STRICT_DECODER.decode(text)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
     except UnicodeDecodeError as exc:
         raise ValueError("not UTF-8") from exc
+
+
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 
 
 def require_aware(value: datetime, name: str) -> datetime:
@@ -83,6 +105,8 @@ def format_datetime(value: datetime, name: str = "datetime") -> str:
 
 
 def truncate_to_seconds(value: datetime) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond:
+        return value  # already whole seconds in UTC (the usual case): nothing to do
     return value.astimezone(UTC).replace(microsecond=0)
 
 
@@ -93,6 +117,8 @@ def parse_datetime(text: object) -> datetime:
     """
     if not isinstance(text, str) or len(text) > 64:
         raise ValueError("not a date-time string")
+    if len(text) == 20 and _SECONDS_Z_RE.fullmatch(text):  # the format we emit: fast path
+        return datetime.fromisoformat(text)  # "Z" gives tzinfo=UTC itself
     match = _RFC3339_RE.fullmatch(text)
     if match is None:
         raise ValueError("not an RFC 3339 date-time with a timezone")

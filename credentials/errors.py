@@ -44,7 +44,8 @@ class UnreadableInput(CredentialError):
     """The input could not be read as a certificate at all (the CLI exits with status 2).
 
     Examples: the file does not exist, is too large, is not a PDF, the PDF has no
-    ``credential.jwt`` attachment, or the text is not a compact JWS.
+    ``credential.jwt`` attachment, the text is not a compact JWS, a photo has no QR code
+    (``no_qr``) or a passport file is not valid (``passport_malformed``).
     """
 
     default_code = "unreadable"
@@ -53,8 +54,12 @@ class UnreadableInput(CredentialError):
 class TrustListError(CredentialError):
     """The trust list cannot be used.
 
-    Codes: ``trust_list_malformed``, ``trust_list_untrusted_root``,
-    ``trust_list_bad_signature``, ``trust_list_expired``.
+    Codes: ``trust_list_malformed`` (including a stapled status list that does not verify),
+    ``trust_list_untrusted_root``, ``trust_list_bad_signature``, ``trust_list_expired``;
+    from the command line and the trust store also ``trust_list_missing`` (no such file) and
+    ``trust_list_older`` (a newer list from the same root is already stored).
+
+    Status lists have their own subclass, :class:`credentials.status.StatusListError`.
     """
 
     default_code = "trust_list_malformed"

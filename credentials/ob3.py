@@ -29,7 +29,10 @@ Shape produced (fields in ``[]`` are omitted when not given; ``null`` is never e
                                         ["targetFramework"], ["targetCode"], ["targetType"],
                                         ["targetDescription"]}]]},
         ["activityEndDate": "YYYY-MM-DDTHH:MM:SSZ"]
-      }
+      },
+      ["credentialStatus": {"id": "<list url>#<index>", "type": "BitstringStatusListEntry",
+                            "statusPurpose": "revocation", "statusListIndex": "<index>",
+                            "statusListCredential": "<list url>"}]
     }
 
 Privacy: the learner is identified only by their name (printed on the certificate anyway) and
@@ -278,8 +281,14 @@ def build_credential(
     valid_from: datetime,
     valid_until: datetime | None,
     activity_end: datetime | None = None,
+    status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build an unsigned ``OpenBadgeCredential`` (see the module docstring for the shape).
+
+    ``status``, if given, becomes the ``credentialStatus`` object: normally
+    :func:`credentials.status.status_entry` (a ``BitstringStatusListEntry``). The OB 3.0 schema
+    allows exactly one object, so only the revocation entry is carried; the paired suspension
+    list is found through the trust list.
 
     Datetimes must be timezone-aware; they are written in UTC with seconds precision
     (sub-seconds are truncated). Raises ``ValueError``/``TypeError`` on bad input.
@@ -337,4 +346,18 @@ def build_credential(
             raise ValueError("valid_until must be later than valid_from")
         credential["validUntil"] = format_datetime(end, "valid_until")
     credential["credentialSubject"] = subject
+    if status is not None:
+        credential["credentialStatus"] = _status(status)
     return credential
+
+
+def _status(status: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(status, Mapping):
+        raise TypeError("status must be a mapping (see credentials.status.status_entry)")
+    out = dict(status)
+    _uri(out.get("id"), "status.id")
+    _text(out.get("type"), "status.type", limit=200)
+    for key, value in out.items():
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError("status members must be strings or integers")
+    return out

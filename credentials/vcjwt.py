@@ -30,13 +30,16 @@ canonicalisation step that could drop unsigned fields.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt as pyjwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.exceptions import InvalidAlgorithmError, PyJWTError
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from credentials._util import b64url_decode, parse_datetime, strict_json_loads, to_numeric_date
 from credentials.errors import UnreadableInput
@@ -151,12 +154,12 @@ def parse_compact(token: str) -> ParsedToken:
         if not isinstance(value, dict):
             raise UnreadableInput(f"The certificate token's {what} cannot be read.", "not_a_token")
         decoded.append(value)
-    if any(c not in _B64URL_CHARS for c in parts[2]):
+    if not _B64URL_RE.fullmatch(parts[2]):
         raise UnreadableInput("The certificate token's signature cannot be read.", "not_a_token")
     return ParsedToken(token=token, header=decoded[0], payload=decoded[1])
 
 
-_B64URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64URL_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -169,14 +172,32 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def verify_es256(token: str, public_key: ec.EllipticCurvePublicKey) -> None:
-    """Verify a compact JWS's ES256 signature with PyJWT (``algorithms=["ES256"]``).
+    """Verify a compact JWS's ES256 signature (ECDSA P-256 / SHA-256, RFC 7518 §3.4).
 
-    Checks the signature only (no claims). Raises :class:`SignatureInvalid` on any failure,
-    including a non-canonical or wrong-length signature part.
+    Checks the signature only (no header, no claims: callers check ``alg`` first). The
+    signature part must be canonical base64url of exactly 64 bytes (``r || s``); it is converted
+    to DER and verified with ``cryptography`` directly, over the exact ASCII bytes of
+    ``header.payload``. Raises :class:`SignatureInvalid` on any failure.
     """
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        raise SignatureInvalid("not a P-256 public key")
+    signing_input, _, signature_b64 = token.rpartition(".")
     try:
-        pyjwt.PyJWS().decode_complete(token, key=public_key, algorithms=["ES256"])
-    except InvalidAlgorithmError as exc:
-        raise SignatureInvalid("algorithm not allowed") from exc
-    except (PyJWTError, ValueError, TypeError) as exc:
+        signature = b64url_decode(signature_b64)
+        message = signing_input.encode("ascii")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise SignatureInvalid("signature is not canonical base64url") from exc
+    if len(signature) != 64 or signing_input.count(".") != 1:
+        raise SignatureInvalid("signature has the wrong length")
+    der = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    try:
+        public_key.verify(der, message, _ECDSA_SHA256)
+    except InvalidSignature as exc:
         raise SignatureInvalid("signature verification failed") from exc
+
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())

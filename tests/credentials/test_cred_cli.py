@@ -106,6 +106,10 @@ def test_json_output_shape(
         "alignments",
         "valid_from",
         "valid_until",
+        "status_checked",
+        "status_as_of",
+        "warnings",
+        "issuer_identifiers",
     ]
     assert item["valid"] is True and item["reason_code"] == "valid"
     assert item["source"] == str(token_file)

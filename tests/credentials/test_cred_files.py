@@ -21,7 +21,7 @@ def _code(path: Path) -> str:
 def test_pdf_with_credential_attachment(kit: Any, tmp_path: Path, token: str) -> None:
     pdf = kit.make_pdf(
         tmp_path / "certificate.pdf",
-        {"credential.json": b"{}", "credential.jwt": token.encode() + b"\n"},
+        {"credential.json": kit.credential_json(token), "credential.jwt": token.encode() + b"\n"},
     )
     assert read_tokens(pdf) == [token]
     [result] = verify_path(pdf, kit.TRUST, kit.NOW)

@@ -291,3 +291,25 @@ def test_extension_achievement_type_allowed(kit: Any, validator: Draft201909Vali
 def test_dataclasses_are_frozen(kit: Any) -> None:
     with pytest.raises(AttributeError):
         kit.ISSUER_A.name = "Other"
+
+
+def test_credential_with_status_validates_against_official_schema(
+    kit: Any, validator: Draft201909Validator
+) -> None:
+    from credentials import status_entry
+
+    credential = kit.make_credential(status=status_entry(kit.A_REVOCATION, 94_567))
+    assert credential["credentialStatus"] == {
+        "id": f"{kit.A_REVOCATION}#94567",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "94567",
+        "statusListCredential": kit.A_REVOCATION,
+    }
+    assert _errors(validator, credential) == []
+    # the schema allows only one status object: an array is refused
+    broken = dict(credential, credentialStatus=[credential["credentialStatus"]] * 2)
+    assert _errors(validator, broken)
+    for bad in ({"type": "BitstringStatusListEntry"}, {"id": "x", "type": 5}, "x"):
+        with pytest.raises((ValueError, TypeError)):
+            kit.make_credential(status=bad)

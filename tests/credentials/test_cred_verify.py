@@ -82,6 +82,10 @@ def test_to_json_shape(kit: Any, trust: Any, token: str) -> None:
         "alignments",
         "valid_from",
         "valid_until",
+        "status_checked",
+        "status_as_of",
+        "warnings",
+        "issuer_identifiers",
     ]
     assert data["source"] == "cert.pdf"
     assert data["issuer"] == "Oakview Care Ltd"
