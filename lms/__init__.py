@@ -70,7 +70,9 @@ def register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .learn.views import bp as learn_bp
     from .manage.views import bp as manage_bp
+    from .offline.views import bp as offline_bp
     from .public.views import bp as public_bp
+    from .verify.views import bp as verify_bp
     from .wallet.views import bp as wallet_bp
 
     app.register_blueprint(auth_bp)
@@ -78,6 +80,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(wallet_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(offline_bp)
+    app.register_blueprint(verify_bp)
 
 
 def register_security(app: Flask) -> None:

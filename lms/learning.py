@@ -64,6 +64,7 @@ class SubmitResult:
     questions: Sequence[Question]
     completion: Completion | None
     credential: IssuedCredential | None
+    replayed: bool = False
 
 
 def current_module(session: Session, code: str) -> CatalogueModule:
@@ -183,13 +184,16 @@ def open_attempt(
     module: CatalogueModule,
     rng: random.Random,
     now: datetime,
+    *,
+    require_lessons: bool = True,
 ) -> QuizAttempt:
-    """The worker's open attempt at this module's quiz, drawing a new one if there is none."""
-    outstanding = lessons_outstanding(
-        [lesson.id for lesson in module.lessons], done_lesson_ids(session, user_id, module)
-    )
-    if outstanding:
-        raise LessonsOutstanding(f"Read all the lessons first: {len(outstanding)} still to read.")
+    """The worker's open attempt at this module's quiz, drawing a new one if there is none.
+
+    `require_lessons=False` draws it in advance, so a phone can cache the questions (never the
+    answers) before going offline; submitting still needs every lesson read.
+    """
+    if require_lessons:
+        _check_lessons(session, user_id, module)
     attempt = session.scalar(
         select(QuizAttempt).where(
             QuizAttempt.user_id == user_id,
@@ -209,6 +213,14 @@ def open_attempt(
         session.add(attempt)
         session.flush()
     return attempt
+
+
+def _check_lessons(session: Session, user_id: int, module: CatalogueModule) -> None:
+    outstanding = lessons_outstanding(
+        [lesson.id for lesson in module.lessons], done_lesson_ids(session, user_id, module)
+    )
+    if outstanding:
+        raise LessonsOutstanding(f"Read all the lessons first: {len(outstanding)} still to read.")
 
 
 def attempt_questions(module: CatalogueModule, attempt: QuizAttempt) -> list[Question]:
@@ -231,17 +243,24 @@ def submit_attempt(
     attempt_id: int,
     form: Mapping[str, Sequence[str]],
     now: datetime,
+    submission_key: str | None = None,
 ) -> SubmitResult:
     """Mark an attempt on the server; on a pass that completes the module, issue the credential.
 
     The attempt is closed by a conditional UPDATE (open -> submitted), so a double submission,
-    even two at the same moment, is recorded once: the second is refused with Conflict.
+    even two at the same moment, is recorded once. A retry carrying the same `submission_key`
+    (an offline phone re-sending after a lost reply) gets the recorded result back
+    (`SubmitResult.replayed`); any other second submission is refused with Conflict: the
+    server's record wins.
     """
     attempt = get_attempt(session, user_id, attempt_id)
-    if attempt.status != AttemptStatus.OPEN.value:
-        raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
     module = attempt.module
     questions = attempt_questions(module, attempt)
+    if attempt.status != AttemptStatus.OPEN.value:
+        if submission_key is not None and attempt.submission_key == submission_key:
+            return _recorded(session, attempt, questions, replayed=True)
+        raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
+    _check_lessons(session, user_id, module)
     answers = parse_answers(form, questions)
     marking = mark(questions, answers, module.pass_mark)
     closed = session.execute(
@@ -250,6 +269,7 @@ def submit_attempt(
         .values(
             status=AttemptStatus.SUBMITTED.value,
             submitted_at=now,
+            submission_key=submission_key,
             answers={str(k): list(v) for k, v in answers.items()},
             correct_count=marking.correct_count,
             total=marking.total,
@@ -276,6 +296,19 @@ def submit_attempt(
         session.flush()
         credential = issue_for_completion(session, ctx, completion, now)
     return SubmitResult(attempt, marking, questions, completion, credential)
+
+
+def _recorded(
+    session: Session, attempt: QuizAttempt, questions: Sequence[Question], replayed: bool
+) -> SubmitResult:
+    marking = marking_of(attempt, questions, attempt.module.pass_mark)
+    completion = session.scalar(select(Completion).where(Completion.attempt_id == attempt.id))
+    credential = None
+    if completion is not None:
+        credential = session.scalar(
+            select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)
+        )
+    return SubmitResult(attempt, marking, questions, completion, credential, replayed)
 
 
 def marking_of(attempt: QuizAttempt, questions: Sequence[Question], pass_mark: int) -> Marking:

@@ -143,6 +143,9 @@ class QuizAttempt(Base):
     module_id: Mapped[int] = mapped_column(ForeignKey("catalogue_modules.id"), index=True)
     question_ids: Mapped[list[int]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default=AttemptStatus.OPEN.value)
+    # Idempotency key of the submission that closed the attempt (an offline device sends the
+    # same key every time it retries); NULL for a submission from the online form.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answers: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)

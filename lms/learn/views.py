@@ -5,7 +5,16 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -65,6 +74,8 @@ def lesson_done(code: str, position: int) -> ResponseReturnValue:
     current = learning.lesson_at(mod, position)
     learning.mark_lesson_read(db.session, current_user.id, current, now())
     db.session.commit()
+    if request.is_json:  # replayed from an offline queue
+        return "", 204
     if position < len(mod.lessons):
         return redirect(url_for("learn.lesson", code=code, position=position + 1))
     flash(_("You have read every lesson. You can take the quiz now."))
@@ -85,12 +96,129 @@ def quiz(code: str) -> ResponseReturnValue:
 @bp.route("/learn/<code>/quiz/<int:attempt_id>", methods=["POST"])
 @login_required
 def submit_quiz(code: str, attempt_id: int) -> ResponseReturnValue:
+    if request.is_json:
+        return _submit_json(attempt_id)
     form = {key: request.form.getlist(key) for key in request.form if key != "csrf_token"}
     result = learning.submit_attempt(
         db.session, issuance_context(), current_user.id, attempt_id, form, now()
     )
     db.session.commit()
     return redirect(url_for("learn.quiz_result", code=code, attempt_id=result.attempt.id))
+
+
+MAX_KEY = 64
+
+
+def _submit_json(attempt_id: int) -> ResponseReturnValue:
+    """A quiz sent by the phone's offline queue: {"answers": {"q12": ["b"]}, "submission_key"}.
+
+    The key makes retries safe: the same key gets the recorded result again ("replayed");
+    a different submission for an attempt already recorded gets 409 and the recorded result:
+    the server's record wins, and the phone tells the learner.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
+        return jsonify(error="bad_request", message="Send answers as a JSON object."), 400
+    key = body.get("submission_key")
+    if not isinstance(key, str) or not 8 <= len(key) <= MAX_KEY:
+        return jsonify(error="bad_request", message="submission_key must be 8-64 characters."), 400
+    form: dict[str, list[str]] = {}
+    for name, values in body["answers"].items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return jsonify(error="bad_request", message="Each answer is a list of option ids."), 400
+        form[str(name)] = values
+    result = learning.submit_attempt(
+        db.session, issuance_context(), current_user.id, attempt_id, form, now(), key
+    )
+    db.session.commit()
+    return jsonify(_result_json(result))
+
+
+def _result_json(result: learning.SubmitResult) -> dict[str, object]:
+    return {
+        "attempt_id": result.attempt.id,
+        "status": "replayed" if result.replayed else "recorded",
+        "passed": result.marking.passed,
+        "score_percent": result.marking.score_percent,
+        "correct": result.marking.correct_count,
+        "total": result.marking.total,
+        "certificate": result.credential.short_id if result.credential else None,
+        "result_url": url_for(
+            "learn.quiz_result", code=result.attempt.module.code, attempt_id=result.attempt.id
+        ),
+    }
+
+
+@bp.route("/learn/<code>/offline.json")
+@login_required
+def offline_bundle(code: str) -> ResponseReturnValue:
+    """Everything a phone needs to study this module offline: lessons, and the questions of an
+    attempt drawn now (never the answers). Submitting still needs every lesson read."""
+    enrolment = learning.enrolment_for(db.session, current_user.id, code)
+    mod = learning.current_module(db.session, code)
+    attempt = learning.open_attempt(
+        db.session, current_user.id, enrolment, mod, _rng, now(), require_lessons=False
+    )
+    db.session.commit()
+    done = learning.done_lesson_ids(db.session, current_user.id, mod)
+    return jsonify(
+        code=mod.code,
+        version=mod.version,
+        title=mod.title,
+        pass_mark=mod.pass_mark,
+        lessons=[
+            {
+                "position": lesson.position,
+                "title": lesson.title,
+                "html": lesson.body_html,
+                "read": lesson.id in done,
+                "url": url_for("learn.lesson", code=mod.code, position=lesson.position),
+            }
+            for lesson in mod.lessons
+        ],
+        quiz={
+            "attempt_id": attempt.id,
+            "submit_url": url_for("learn.submit_quiz", code=mod.code, attempt_id=attempt.id),
+            "questions": [
+                {
+                    "id": q.id,
+                    "type": q.type,
+                    "prompt": q.prompt,
+                    "options": [{"id": o["id"], "text": o["text"]} for o in q.options],
+                }
+                for q in learning.attempt_questions(mod, attempt)
+            ],
+        },
+    )
+
+
+@bp.route("/learn/offline.json")
+@login_required
+def offline_index() -> ResponseReturnValue:
+    """The learner's assigned modules, for the phone to cache."""
+    return jsonify(
+        modules=[
+            {
+                "code": a.module.code,
+                "title": a.module.title,
+                "bundle_url": url_for("learn.offline_bundle", code=a.module.code),
+                "module_url": url_for("learn.module", code=a.module.code),
+                "state": a.state(now()),
+            }
+            for a in learning.my_learning(db.session, current_user.id)
+        ]
+    )
+
+
+@bp.route("/learn/sync-token")
+@login_required
+def sync_token() -> ResponseReturnValue:
+    """A fresh CSRF token for replaying the offline queue (the cached page's may have expired)."""
+    from flask_wtf.csrf import generate_csrf
+
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/learn/<code>/quiz/<int:attempt_id>/result")
