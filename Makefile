@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint check-system venv translations db demo clean
+.PHONY: run test lint bench check-system venv translations db demo clean
 
 check-system:
 	@$(PYTHON) scripts/check_system.py
@@ -37,6 +37,9 @@ run: demo
 
 test: venv
 	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python bench/run.py
 
 lint: venv
 	$(BIN)/ruff check .

@@ -88,7 +88,7 @@ class World:
     """Four issuers (one with a retired and a current key), their status lists, a trust list."""
 
     def __init__(self, now: datetime, count: int, seed: int = 20261120) -> None:
-        rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+        rng = random.Random(seed)
         self.now = now
         self.root = generate_signing_key()
         start = now - timedelta(days=720)

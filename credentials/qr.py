@@ -447,6 +447,22 @@ def decode_qr_image(image: Any) -> list[str]:
     return [b.text.strip() for b in found if b.valid and isinstance(b.text, str)]
 
 
+def _check_complete(data: bytes) -> None:
+    """Refuse a truncated or corrupted image, whatever Pillow's process-wide settings are.
+
+    Pillow decodes truncated images silently when ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set,
+    and importing WeasyPrint sets it (in the LMS process). So integrity is checked here: PNG by
+    Pillow's chunk and CRC verification, JPEG by its end-of-image marker.
+    """
+    from PIL import Image
+
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
+            image.verify()
+    elif data.startswith(b"\xff\xd8") and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise OSError("truncated JPEG")
+
+
 def read_qr_image(path: str | os.PathLike[str]) -> str:
     """The text of the CareCred QR code in a PNG or JPEG photo or scan.
 
@@ -467,10 +483,12 @@ def read_qr_image(path: str | os.PathLike[str]) -> str:
                 f"The image is too large (the limit is {MAX_IMAGE_BYTES // (1024 * 1024)} MB).",
                 "too_large",
             )
+        data = p.read_bytes()
         with warnings.catch_warnings():
             # Our own, lower, pixel limit applies below; Pillow's warning would only duplicate it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(p, formats=("PNG", "JPEG")) as image:
+            _check_complete(data)
+            with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
                 width, height = image.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise UnreadableInput(

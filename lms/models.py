@@ -251,6 +251,8 @@ class IssuedCredential(Base):
     kid: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(Text)
     qr_text: Mapped[str | None] = mapped_column(Text)  # compact COSE credential (CC1:...)
+    # The QR as a PNG, encoded once on first use (choosing the best mask is slow) and reused.
+    qr_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     credential_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

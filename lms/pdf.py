@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import render_template
 from weasyprint import HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from credentials import qr_png
@@ -63,10 +65,8 @@ def certificate_context(cred: IssuedCredential, instance_name: str) -> Certifica
         for a in achievement.get("alignment", [])
     )
     module = cred.module
-    legal = tuple(
-        f"{c['instrument']}" + (f", {c['provision']}" if c.get("provision") else "")
-        for c in module.legal_basis
-    )
+    # Instruments only: the module page gives each provision; the certificate stays short.
+    legal = tuple(c["instrument"] for c in module.legal_basis)
     names = [i["identityHash"] for i in subject["identifier"] if i["identityType"] == "name"]
     return CertificateContext(
         learner_name=names[0] if names else "",
@@ -86,11 +86,31 @@ def certificate_context(cred: IssuedCredential, instance_name: str) -> Certifica
     )
 
 
+_fonts = threading.local()
+
+
+def _font_config() -> FontConfiguration:
+    """One font configuration per thread, reused: building it costs more than laying out a page."""
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        config = _fonts.config = FontConfiguration()
+    return config
+
+
+def qr_image(cred: IssuedCredential) -> bytes | None:
+    """The credential's QR code as PNG, encoded on first use and kept with the credential."""
+    if not cred.qr_text:
+        return None
+    if cred.qr_png is None:
+        # 2 px per module: CSS scales it up with image-rendering: pixelated, so it stays sharp
+        cred.qr_png = qr_png(cred.qr_text, scale=2)
+    return cred.qr_png
+
+
 def render_certificate(ctx: CertificateContext, cred: IssuedCredential) -> bytes:
     """PDF/A-3b certificate: printed text and QR, with the signed credential attached."""
-    qr = ""
-    if cred.qr_text:
-        qr = "data:image/png;base64," + base64.b64encode(qr_png(cred.qr_text, scale=4)).decode()
+    png = qr_image(cred)
+    qr = "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
     html = render_template("certificates/certificate.html", qr_src=qr, **asdict(ctx))
     attachments = [
         Attachment(
@@ -107,6 +127,8 @@ def render_certificate(ctx: CertificateContext, cred: IssuedCredential) -> bytes
         ),
     ]
     document = HTML(string=html, url_fetcher=DataOnlyFetcher(), base_url="data:,")
-    pdf = document.write_pdf(attachments=attachments, pdf_variant="pdf/a-3b")
+    pdf = document.write_pdf(
+        attachments=attachments, pdf_variant="pdf/a-3b", font_config=_font_config()
+    )
     assert pdf is not None  # noqa: S101  (write_pdf without a target returns bytes)
     return pdf

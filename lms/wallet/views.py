@@ -8,13 +8,14 @@ from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from credentials import build_passport, qr_png
+from credentials import build_passport
 
 from .. import learning, status
 from ..extensions import db
 from ..issuance import IssuanceContext
 from ..models import Organisation
 from ..pdf import certificate_context, render_certificate
+from ..pdf import qr_image as stored_qr_png
 
 bp = Blueprint("wallet", __name__, url_prefix="/certificates")
 
@@ -31,6 +32,7 @@ def index() -> ResponseReturnValue:
 def pdf(short_id: str) -> ResponseReturnValue:
     cred = learning.credential_of(db.session, current_user.id, short_id)
     body = render_certificate(certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred)
+    db.session.commit()  # keep the QR PNG encoded on first use
     return Response(
         body,
         mimetype="application/pdf",
@@ -60,9 +62,13 @@ def qr(short_id: str) -> ResponseReturnValue:
 @login_required
 def qr_image(short_id: str) -> ResponseReturnValue:
     cred = learning.credential_of(db.session, current_user.id, short_id)
-    if not cred.qr_text:
+    png = stored_qr_png(cred)
+    if png is None:
         return Response("This certificate has no QR code.", status=404, mimetype="text/plain")
-    return Response(qr_png(cred.qr_text, scale=8), mimetype="image/png")
+    db.session.commit()  # keep the encoded PNG
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @bp.route("/passport.json")
