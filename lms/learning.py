@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +29,18 @@ from .models import (
     LessonProgress,
     QuizAttempt,
 )
+
+
+# How long a drawn quiz stays open: long enough to take it offline and sync days later.
+ATTEMPT_TTL = timedelta(days=14)
+
+
+class AttemptExpired(Conflict):
+    code = "attempt_expired"
+
+
+def _expired(attempt: QuizAttempt, now: datetime) -> bool:
+    return attempt.started_at + ATTEMPT_TTL < now
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,9 @@ def open_attempt(
             QuizAttempt.status == AttemptStatus.OPEN.value,
         )
     )
+    if attempt is not None and _expired(attempt, now):
+        attempt.status = AttemptStatus.EXPIRED.value
+        attempt = None
     if attempt is None:
         attempt = QuizAttempt(
             user_id=user_id,
@@ -260,6 +275,11 @@ def submit_attempt(
         if submission_key is not None and attempt.submission_key == submission_key:
             return _recorded(session, attempt, questions, replayed=True)
         raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
+    if _expired(attempt, now):
+        raise AttemptExpired(
+            f"This quiz was started more than {ATTEMPT_TTL.days} days ago, so it has expired. "
+            "Nothing was recorded. Open the quiz again for a new set of questions."
+        )
     _check_lessons(session, user_id, module)
     answers = parse_answers(form, questions)
     marking = mark(questions, answers, module.pass_mark)

@@ -130,6 +130,7 @@ class LessonProgress(Base):
 class AttemptStatus(enum.StrEnum):
     OPEN = "open"
     SUBMITTED = "submitted"
+    EXPIRED = "expired"  # left open too long; never marked
 
 
 class QuizAttempt(Base):

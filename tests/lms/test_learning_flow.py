@@ -213,3 +213,26 @@ def test_pages_are_phone_friendly(client: FlaskClient, auth: Auth, demo: dict[st
         assert page.status_code == 200, path
         assert 'name="viewport" content="width=device-width, initial-scale=1"' in page.text
         assert "<script" not in page.text  # no JavaScript needed to learn
+
+
+def test_a_late_submission_records_nothing_and_a_new_quiz_is_drawn(
+    client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    from datetime import timedelta
+
+    from lms.learning import ATTEMPT_TTL
+
+    auth.login(LEARNER, demo[LEARNER])
+    read_all_lessons(client, CODE)
+    attempt_id, qids, _ = open_quiz(client, CODE)
+    attempt = db.session.get_one(QuizAttempt, attempt_id)
+    attempt.started_at = attempt.started_at - ATTEMPT_TTL - timedelta(minutes=1)
+    db.session.commit()
+    late = client.post(f"/learn/{CODE}/quiz/{attempt_id}", data=answers_for(qids))
+    assert late.status_code == 409 and "expired" in late.text
+    db.session.refresh(attempt)
+    assert attempt.submitted_at is None and attempt.passed is None
+    new_id, _, _ = open_quiz(client, CODE)
+    assert new_id != attempt_id
+    db.session.refresh(attempt)
+    assert attempt.status == "expired"
