@@ -30,7 +30,6 @@ from .models import (
     QuizAttempt,
 )
 
-
 # How long a drawn quiz stays open: long enough to take it offline and sync days later.
 ATTEMPT_TTL = timedelta(days=14)
 
