@@ -263,6 +263,7 @@ def keys_compromised(slug: str, kid: str, since: datetime | None) -> None:
 # --- demo ------------------------------------------------------------------------------------
 
 DEMO_ORG = ("oakview", "Oakview Care", OrgKind.CARE_PROVIDER)
+DEMO_CQC_ID = "1-000000001"  # fictional, like the provider
 DEMO_USERS = (
     ("admin@example.com", "Priya Shah", Role.ADMIN, "oakview-admin-demo-password"),
     ("manager@example.com", "Grace Mensah", Role.MANAGER, "oakview-manager-demo-password"),
@@ -288,6 +289,7 @@ def demo() -> None:
     hasher = current_app.extensions["password_hasher"]
     slug, name, kind = DEMO_ORG
     org = get_or_create_org(session, slug, name, kind.value, now)
+    org.cqc_provider_id = DEMO_CQC_ID
     users = {}
     for email, person, role, password in DEMO_USERS:
         user = get_or_create_user(session, hasher, email, person, password, now)

@@ -280,6 +280,9 @@ def trust_list(session: Session, ctx: IssuanceContext, now: datetime) -> tuple[s
                     )
                     for k in keys
                 ),
+                other_identifiers=(
+                    (("CQC provider ID", org.cqc_provider_id),) if org.cqc_provider_id else ()
+                ),
                 status_lists=tuple(
                     StatusListPair(revocation=r, suspension=s)
                     for r, s in status.pairs(session, ctx, org)

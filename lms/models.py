@@ -49,6 +49,8 @@ class Organisation(Base):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(160))
     kind: Mapped[str] = mapped_column(String(24))
+    # Registered identifiers, shown to verifiers through the trust list.
+    cqc_provider_id: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (

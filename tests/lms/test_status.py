@@ -256,3 +256,10 @@ def test_another_organisations_manager_cannot_touch_our_credentials(
         )
         == 0
     )
+
+
+def test_verifier_shows_the_issuers_registered_identifier(
+    cred: IssuedCredential, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    verdict = check(cred, runner, tmp_path)
+    assert verdict.valid and ("CQC provider ID", "1-000000001") in verdict.issuer_identifiers
