@@ -25,8 +25,10 @@ def init_security(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # The camera only for /verify (scanning a certificate's QR code), nowhere else.
+        camera = "(self)" if request.path.startswith("/verify") else "()"
         response.headers.setdefault(
-            "Permissions-Policy", "camera=(), geolocation=(), microphone=()"
+            "Permissions-Policy", f"camera={camera}, geolocation=(), microphone=()"
         )
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -38,6 +38,12 @@ def check_phone_layout(page: Page, name: str) -> None:
     assert not small, f"{name}: tap targets too small: {small}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # The same page with the phone's text size doubled (as a user with low vision sets it):
+    # still no sideways scrolling.
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    page.evaluate("document.documentElement.style.fontSize = ''")
+    assert wide <= PHONE["width"], f"{name}: {wide}px wide with text at 200%"
 
 
 def test_learner_completes_a_module_on_a_phone(live_server: LiveServer, browser: Browser) -> None:

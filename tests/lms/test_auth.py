@@ -65,6 +65,8 @@ def test_security_headers(client: FlaskClient) -> None:
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert "camera=(self)" in client.get("/verify/").headers["Permissions-Policy"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from io import BytesIO
@@ -212,7 +213,10 @@ def test_pages_are_phone_friendly(client: FlaskClient, auth: Auth, demo: dict[st
         page = client.get(path)
         assert page.status_code == 200, path
         assert 'name="viewport" content="width=device-width, initial-scale=1"' in page.text
-        assert "<script" not in page.text  # no JavaScript needed to learn
+        # JavaScript only from our own files (the CSP forbids inline script); the pages work
+        # without it: every action is a plain link or form.
+        assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", page.text), path
+        assert "<form" in page.text or "href=" in page.text
 
 
 def test_a_late_submission_records_nothing_and_a_new_quiz_is_drawn(
