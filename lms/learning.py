@@ -270,6 +270,11 @@ def submit_attempt(
     attempt = get_attempt(session, user_id, attempt_id)
     module = attempt.module
     questions = attempt_questions(module, attempt)
+    if attempt.status == AttemptStatus.EXPIRED.value:
+        raise AttemptExpired(
+            "This quiz expired before it was sent, so nothing was recorded. Open the quiz "
+            "again for a new set of questions."
+        )
     if attempt.status != AttemptStatus.OPEN.value:
         if submission_key is not None and attempt.submission_key == submission_key:
             return _recorded(session, attempt, questions, replayed=True)

@@ -24,6 +24,8 @@ LEARNER = ("learner@example.com", "oakview-learner-demo-password")
 
 def check_phone_layout(page: Page, name: str) -> None:
     """No sideways scrolling, controls big enough to tap, and a screenshot for people to look at."""
+    page.wait_for_load_state("load")
+    expect(page.locator("main h1")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name}: page is {width}px wide on a {PHONE['width']}px screen"
     small = page.evaluate(
