@@ -203,6 +203,12 @@ def open_attempt(
     `require_lessons=False` draws it in advance, so a phone can cache the questions (never the
     answers) before going offline; submitting still needs every lesson read.
     """
+    if module.delivery == "external":
+        provider = (module.external or {}).get("provider", "another provider")
+        raise Conflict(
+            f"This training is delivered by {provider}. Your manager records it when you have "
+            "done it; there is no quiz here."
+        )
     if require_lessons:
         _check_lessons(session, user_id, module)
     attempt = session.scalar(

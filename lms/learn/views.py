@@ -206,6 +206,7 @@ def offline_index() -> ResponseReturnValue:
                 "state": a.state(now()),
             }
             for a in learning.my_learning(db.session, current_user.id)
+            if a.module.delivery != "external"  # nothing of ours to study offline
         ]
     )
 

@@ -240,3 +240,24 @@ def test_a_late_submission_records_nothing_and_a_new_quiz_is_drawn(
     assert new_id != attempt_id
     db.session.refresh(attempt)
     assert attempt.status == "expired"
+
+
+def test_external_training_is_recorded_not_taken_here(
+    client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from lms.learning import enrol
+    from lms.models import User
+
+    learner = db.session.scalar(select(User).where(User.email == LEARNER))
+    assert learner is not None
+    enrol(db.session, learner.id, learner.memberships[0].org_id, "OMMT-E", datetime.now(UTC))
+    db.session.commit()
+    auth.login(LEARNER, demo[LEARNER])
+    home = client.get("/")
+    assert "Your manager records it when you have done it" in home.text
+    quiz = client.get("/learn/OMMT-E/quiz")
+    assert quiz.status_code == 409 and "there is no quiz here" in quiz.text
+    offline = client.get("/learn/offline.json").get_json()
+    assert "OMMT-E" not in {m["code"] for m in offline["modules"]}
