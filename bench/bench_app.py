@@ -104,8 +104,7 @@ def run(rounds: int, batch: int) -> list[dict[str, Any]]:
             bare = best_of(rounds, lambda: HTML(string=PARAGRAPH).write_pdf()) * 1000
             tiny = best_of(rounds, lambda: HTML(string="<p>Certificate.</p>").write_pdf()) * 1000
 
-            c = app.config
-            ctx = IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+            ctx = IssuanceContext.from_config(app.config)
             template = db.session.scalar(select(Completion))
             attempt = db.session.scalar(select(QuizAttempt))
             assert template is not None and attempt is not None

@@ -30,7 +30,6 @@ from .extensions import db
 from .issuance import IssuanceContext, trust_list
 from .models import IssuedCredential, OrgKind, Role, User
 from .pdf import certificate_context, render_certificate
-from .wallet.views import passport_for
 
 
 def _now() -> datetime:
@@ -38,8 +37,7 @@ def _now() -> datetime:
 
 
 def _ctx() -> IssuanceContext:
-    c = current_app.config
-    return IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+    return IssuanceContext.from_config(current_app.config)
 
 
 def _fail(message: str) -> None:
@@ -154,7 +152,9 @@ def credentials_export(email: str, out: Path) -> None:
         )
         (out / f"{cred.short_id}.pdf").write_bytes(pdf)
         click.echo(f"{cred.short_id}  {cred.module.title}  -> {out / cred.short_id}.jwt, .pdf")
-    (out / "passport.json").write_text(passport_for(user.id, user.name), encoding="utf-8")
+    (out / "passport.json").write_text(
+        status.passport(db.session, _ctx(), user, _now()), encoding="utf-8"
+    )
     db.session.commit()  # an issuer key created on first use
     click.echo(f"{len(creds)} credential(s) exported for {user.email}, with passport.json")
 

@@ -10,8 +10,10 @@ import base64
 import random
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import or_, select
@@ -49,6 +51,10 @@ class IssuanceContext:
     key_encryption_key: str
     base_url: str
     instance_name: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> IssuanceContext:
+        return cls(config["KEY_ENCRYPTION_KEY"], config["BASE_URL"], config["INSTANCE_NAME"])
 
 
 def _new_key(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, NotFound
-from .issuance import IssuanceContext, _new_key
+from .issuance import IssuanceContext, _active_key, _new_key
 from .models import KeyPurpose, Organisation, SigningKey
 
 
@@ -42,13 +42,7 @@ def issuer_keys(session: Session, org_id: int) -> list[SigningKey]:
 
 
 def _current(session: Session, org_id: int, now: datetime) -> SigningKey | None:
-    for key in sorted(
-        issuer_keys(session, org_id), key=lambda k: (k.valid_from, k.id), reverse=True
-    ):
-        usable = key.compromised_at is None
-        if usable and key.valid_from <= now and (key.valid_until is None or key.valid_until > now):
-            return key
-    return None
+    return _active_key(session, KeyPurpose.ISSUER, org_id, now)
 
 
 def rotate(session: Session, ctx: IssuanceContext, org: Organisation, now: datetime) -> Rotation:

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from courses.completion import is_complete, lessons_outstanding, valid_until
 from courses.errors import ModuleNotFound
 from courses.models import CatalogueModule, Lesson, Question
-from courses.quiz import Marking, QuestionResult, draw_questions, mark, parse_answers
+from courses.quiz import Marking, draw_questions, mark, parse_answers
 
 from .errors import Conflict, LessonsOutstanding, NotFound
 from .issuance import IssuanceContext, issue_for_completion
@@ -333,11 +333,7 @@ def _recorded(
 ) -> SubmitResult:
     marking = marking_of(attempt, questions, attempt.module.pass_mark)
     completion = session.scalar(select(Completion).where(Completion.attempt_id == attempt.id))
-    credential = None
-    if completion is not None:
-        credential = session.scalar(
-            select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)
-        )
+    credential = credential_for(session, completion)
     return SubmitResult(attempt, marking, questions, completion, credential, replayed)
 
 
@@ -357,24 +353,16 @@ def my_credentials(session: Session, user_id: int) -> list[IssuedCredential]:
     )
 
 
+def credential_for(session: Session, completion: Completion | None) -> IssuedCredential | None:
+    if completion is None:
+        return None
+    return session.scalar(
+        select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)
+    )
+
+
 def credential_of(session: Session, user_id: int, short_id: str) -> IssuedCredential:
     cred = session.scalar(select(IssuedCredential).where(IssuedCredential.short_id == short_id))
     if cred is None or cred.user_id != user_id:
         raise NotFound("That certificate does not exist.")
     return cred
-
-
-def attempt_count(session: Session, user_id: int, module_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(QuizAttempt.id)).where(
-                QuizAttempt.user_id == user_id,
-                QuizAttempt.module_id == module_id,
-                QuizAttempt.status == AttemptStatus.SUBMITTED.value,
-            )
-        )
-        or 0
-    )
-
-
-__all__ = ["QuestionResult", "SubmitResult"]

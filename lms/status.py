@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from credentials import (
     MIN_ENTRIES,
     StatusBits,
+    build_passport,
     build_status_list_credential,
     sign_status_list,
 )
 
 from .errors import Conflict, NotFound
 from .issuance import IssuanceContext, issuer_key, issuer_profile
-from .models import IssuedCredential, Organisation, StatusList, StatusPurpose
+from .models import IssuedCredential, Organisation, StatusList, StatusPurpose, User
 
 LIST_SIZE = MIN_ENTRIES
 # Open a new pair when a list is this full, so random picks stay cheap and indexes stay spread.
@@ -43,10 +44,6 @@ class Slot:
 
 def list_url(base_url: str, org: Organisation, purpose: StatusPurpose | str, number: int) -> str:
     return f"{base_url}/status/{org.slug}/{StatusPurpose(purpose).value}/{number}"
-
-
-def _get_bit(bits: bytes, index: int) -> bool:
-    return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
 def _with_bit(bits: bytes, index: int, value: bool) -> bytes:
@@ -249,5 +246,14 @@ def pairs(session: Session, ctx: IssuanceContext, org: Organisation) -> list[tup
     ]
 
 
-def is_set(row: StatusList, index: int) -> bool:
-    return _get_bit(row.bits, index)
+def passport(session: Session, ctx: IssuanceContext, user: User, now: datetime) -> str:
+    """A worker's passport: all her credentials and their issuers' current status lists."""
+    creds = session.scalars(
+        select(IssuedCredential)
+        .where(IssuedCredential.user_id == user.id)
+        .order_by(IssuedCredential.issued_at.desc())
+    ).all()
+    lists: list[str] = []
+    for org_id in sorted({cred.org_id for cred in creds}):
+        lists.extend(all_signed_lists(session, ctx, session.get_one(Organisation, org_id), now))
+    return build_passport(user.name, [cred.token for cred in creds], lists, now)

@@ -33,8 +33,7 @@ def now() -> datetime:
 
 
 def issuance_context() -> IssuanceContext:
-    c = current_app.config
-    return IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+    return IssuanceContext.from_config(current_app.config)
 
 
 @bp.route("/")
@@ -234,14 +233,7 @@ def quiz_result(code: str, attempt_id: int) -> ResponseReturnValue:
     completion = learning.latest_completion(db.session, current_user.id, mod.code)
     credential = None
     if completion is not None and completion.attempt_id == attempt.id:
-        credential = next(
-            (
-                c
-                for c in learning.my_credentials(db.session, current_user.id)
-                if c.completion_id == completion.id
-            ),
-            None,
-        )
+        credential = learning.credential_for(db.session, completion)
     return render_template(
         "learn/result.html",
         module=mod,

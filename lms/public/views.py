@@ -110,8 +110,7 @@ def status_list(slug: str, purpose: str, number: int) -> ResponseReturnValue:
     if purpose not in {p.value for p in StatusPurpose}:
         return jsonify(error="not found"), 404
     org = organisation(db.session, slug)
-    c = current_app.config
-    ctx = IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+    ctx = IssuanceContext.from_config(current_app.config)
     token = signed_list(db.session, ctx, org, StatusPurpose(purpose), number, datetime.now(UTC))
     db.session.commit()  # the issuer key, if this was its first use
     return _cached(Response(token, mimetype="application/vc+jwt"), seconds=300)

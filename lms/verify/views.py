@@ -31,8 +31,7 @@ def page() -> ResponseReturnValue:
 @limiter.limit("30 per minute")
 def current_trust_list() -> ResponseReturnValue:
     """This instance's trust list, freshly signed, with its root thumbprint."""
-    c = current_app.config
-    ctx = IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
+    ctx = IssuanceContext.from_config(current_app.config)
     text, anchor = trust_list(db.session, ctx, datetime.now(UTC))
     db.session.commit()  # the root key, on first use
     response = jsonify(anchor=anchor, trust_list=text)

@@ -8,12 +8,9 @@ from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from credentials import build_passport
-
 from .. import learning, status
 from ..extensions import db
 from ..issuance import IssuanceContext
-from ..models import Organisation
 from ..pdf import certificate_context, render_certificate
 from ..pdf import qr_image as stored_qr_png
 
@@ -75,22 +72,11 @@ def qr_image(short_id: str) -> ResponseReturnValue:
 @login_required
 def passport() -> ResponseReturnValue:
     """All my credentials and their issuers' current status lists, in one file."""
-    text = passport_for(current_user.id, current_user.name)
+    ctx = IssuanceContext.from_config(current_app.config)
+    text = status.passport(db.session, ctx, current_user, datetime.now(UTC))
     db.session.commit()  # an issuer key created on first use
     return Response(
         text,
         mimetype="application/json",
         headers={"Content-Disposition": 'attachment; filename="passport.json"'},
     )
-
-
-def passport_for(user_id: int, name: str) -> str:
-    now = datetime.now(UTC)
-    c = current_app.config
-    ctx = IssuanceContext(c["KEY_ENCRYPTION_KEY"], c["BASE_URL"], c["INSTANCE_NAME"])
-    creds = learning.my_credentials(db.session, user_id)
-    lists: list[str] = []
-    for org_id in sorted({cred.org_id for cred in creds}):
-        org = db.session.get_one(Organisation, org_id)
-        lists.extend(status.all_signed_lists(db.session, ctx, org, now))
-    return build_passport(name, [cred.token for cred in creds], lists, now)
