@@ -66,22 +66,31 @@ def register_extensions(app: Flask) -> None:
         return user if user is not None and user.active else None
 
 
-def register_blueprints(app: Flask) -> None:
-    from .auth.views import bp as auth_bp
-    from .learn.views import bp as learn_bp
-    from .manage.views import bp as manage_bp
-    from .offline.views import bp as offline_bp
-    from .public.views import bp as public_bp
-    from .verify.views import bp as verify_bp
-    from .wallet.views import bp as wallet_bp
+# Every blueprint, in registration order: (module, attribute).
+BLUEPRINTS = (
+    "auth",
+    "learn",
+    "wallet",
+    "public",
+    "manage",
+    "offline",
+    "verify",
+    "assess",
+    "carecert",
+    "external",
+    "employer",
+    "staff",
+    "transfers",
+    "api",
+    "vcapi",
+)
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(learn_bp)
-    app.register_blueprint(wallet_bp)
-    app.register_blueprint(public_bp)
-    app.register_blueprint(manage_bp)
-    app.register_blueprint(offline_bp)
-    app.register_blueprint(verify_bp)
+
+def register_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
+    for name in BLUEPRINTS:
+        app.register_blueprint(import_module(f".{name}.views", __name__).bp)
 
 
 def register_security(app: Flask) -> None:

@@ -22,7 +22,7 @@ from courses.errors import CatalogueError
 from courses.loader import DEFAULT_CATALOGUE, load_catalogue, read_catalogue
 from courses.models import CatalogueModule
 
-from . import keys, learning, status
+from . import audit, keys, learning, status
 from .accounts import ensure_membership, get_or_create_org, get_or_create_user, normalise_email
 from .config import DEV_SECRET_KEY
 from .errors import ServiceError
@@ -300,6 +300,10 @@ def demo() -> None:
         learning.enrol(session, learner.id, org.id, code, now, due_on=now + timedelta(days=28))
     if learning.latest_completion(session, learner.id, DEMO_COMPLETED) is None:
         _complete_for_demo(learner, org.id, now)
+    from importlib import import_module
+
+    for area in DEMO_AREAS:
+        import_module(f"lms.{area}.demo").seed(session, _ctx(), org, users, now)
     session.commit()
     for email, _, _, password in DEMO_USERS:
         click.echo(f"{email} {password}")
@@ -317,9 +321,57 @@ def _complete_for_demo(learner: User, org_id: int, now: datetime) -> None:
     learning.submit_attempt(session, _ctx(), learner.id, attempt.id, answers, now)
 
 
+# --- audit -----------------------------------------------------------------------------------
+
+audit_cli = click.Group("audit", help="The tamper-evident audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the whole hash chain: exit 0 intact, 1 broken (naming the first bad event)."""
+    report = audit.verify_chain(db.session)
+    if not report.ok:
+        click.echo(f"BROKEN at event {report.first_bad_seq}: {report.problem}", err=True)
+        click.echo(f"{report.events} event(s) before it are intact.", err=True)
+        raise SystemExit(1)
+    click.echo(f"intact: {report.events} event(s); head hash {report.head_hash}")
+    click.echo("Keep the head hash elsewhere: a later run that ends earlier shows truncation.")
+
+
+@audit_cli.command("export")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--email", required=True, help="The worker's e-mail address.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def audit_export(slug: str, email: str, out: Path) -> None:
+    """Write one worker's audit history in an organisation as CSV (for an inspection)."""
+    try:
+        org = keys.organisation(db.session, slug)
+    except ServiceError as err:
+        _fail(err.message)
+        return
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        _fail(f"No user has the e-mail address {email!r}.")
+        return
+    out.write_text(audit.history_csv(audit.history(db.session, org.id, user.id)), "utf-8")
+    click.echo(f"wrote {out}")
+
+
+# Areas that bring their own commands (`COMMANDS` in lms/<area>/cli.py) and demo data
+# (`seed` in lms/<area>/demo.py), in this order.
+CLI_AREAS = ("employer", "staff", "api", "assess", "carecert", "external", "transfers")
+DEMO_AREAS = ("employer", "assess", "carecert")
+
+
 def register_cli(app: Flask) -> None:
+    from importlib import import_module
+
     app.cli.add_command(courses_cli)
     app.cli.add_command(trust_cli)
     app.cli.add_command(credentials_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(demo)
+    for area in CLI_AREAS:
+        for command in import_module(f"lms.{area}.cli").COMMANDS:
+            app.cli.add_command(command)

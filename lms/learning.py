@@ -24,6 +24,9 @@ from .issuance import IssuanceContext, issue_for_completion
 from .models import (
     AttemptStatus,
     Completion,
+    CompletionSource,
+    DeliveredBy,
+    DeliveryMode,
     Enrolment,
     IssuedCredential,
     LessonProgress,
@@ -321,6 +324,10 @@ def submit_attempt(
             attempt_id=attempt.id,
             completed_at=now,
             valid_until=valid_until(now, module.refresh_months),
+            source=CompletionSource.COURSE.value,
+            delivered_by=DeliveredBy.IN_HOUSE.value,
+            delivery_mode=DeliveryMode.E_LEARNING.value,
+            care_certificate_version=(module.care_certificate or {}).get("version"),
         )
         session.add(completion)
         session.flush()

@@ -7,7 +7,7 @@ view (or CLI command) that owns the request commits once.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -51,6 +51,10 @@ class Organisation(Base):
     kind: Mapped[str] = mapped_column(String(24))
     # Registered identifiers, shown to verifiers through the trust list.
     cqc_provider_id: Mapped[str | None] = mapped_column(String(20))
+    # ASC-WDS workplace id (LOCALESTID in its bulk uploads), when the provider has one.
+    ascwds_workplace_id: Mapped[str | None] = mapped_column(String(50))
+    # A requirement is EXPIRING this many days before it expires (ASC-WDS uses 90/60/30).
+    expiring_days: Mapped[int] = mapped_column(Integer, default=90)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
@@ -58,6 +62,7 @@ class Organisation(Base):
             "kind IN ('care_provider', 'training_provider', 'individual_employer')",
             name="kind_known",
         ),
+        CheckConstraint("expiring_days IN (30, 60, 90)", name="expiring_days_known"),
     )
 
 
@@ -160,18 +165,67 @@ class QuizAttempt(Base):
     module: Mapped[CatalogueModule] = relationship()
 
 
+class CompletionSource(enum.StrEnum):
+    """Where a completion came from. Only COURSE and AWARD are our own signed achievements."""
+
+    COURSE = "course"  # one of our modules: lessons, quiz and (where required) observation
+    AWARD = "award"  # the Care Certificate, awarded by the registered manager
+    EXTERNAL = "external"  # training done elsewhere, recorded by a manager (never signed by us)
+    TRANSFER = "transfer"  # a verified credential from another issuer, accepted by a manager
+
+
+class DeliveredBy(enum.StrEnum):  # ASC-WDS WHODELIVERED
+    IN_HOUSE = "in_house"
+    EXTERNAL = "external"
+
+
+class DeliveryMode(enum.StrEnum):  # ASC-WDS HOWDELIVERED
+    E_LEARNING = "e_learning"
+    FACE_TO_FACE = "face_to_face"
+    BLENDED = "blended"
+
+
 class Completion(Base):
-    """A finished module. Kept forever: a later completion never overwrites an earlier one."""
+    """A finished module. Kept forever: a later completion never overwrites an earlier one.
+
+    Every kind of training that counts toward a requirement is a completion row (`source`);
+    the details live in the source's own table, which points back here (an external record,
+    an accepted transfer). `attempt_id` is set for our own courses (the passing attempt).
+    """
 
     __tablename__ = "completions"
+    __table_args__ = (
+        CheckConstraint(
+            "source IN ('course', 'award', 'external', 'transfer')", name="source_known"
+        ),
+        CheckConstraint(
+            "delivered_by IS NULL OR delivered_by IN ('in_house', 'external')",
+            name="delivered_by_known",
+        ),
+        CheckConstraint(
+            "delivery_mode IS NULL OR delivery_mode IN ('e_learning', 'face_to_face', 'blended')",
+            name="delivery_mode_known",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("catalogue_modules.id"))
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(12), default=CompletionSource.COURSE.value)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("quiz_attempts.id"), unique=True)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # For the ASC-WDS export and the evidence list.
+    delivered_by: Mapped[str | None] = mapped_column(String(12))
+    delivery_mode: Mapped[str | None] = mapped_column(String(12))
+    accredited: Mapped[bool | None] = mapped_column(Boolean)  # None: not known
+    provider_name: Mapped[str | None] = mapped_column(String(200))
+    # The Care Certificate version the module followed when completed ("2015", "2025"), so
+    # evidence made under an older version stays readable as what it was.
+    care_certificate_version: Mapped[str | None] = mapped_column(String(8))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
 
     module: Mapped[CatalogueModule] = relationship()
 
@@ -278,3 +332,132 @@ class IssuedCredential(Base):
         if self.suspended_at is not None:
             return "suspended"
         return "active"
+
+
+# --- employers: sites, job roles, what each role must hold, who works where -------------------
+
+
+class Site(Base):
+    """A place an organisation delivers care from (a CQC location)."""
+
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_sites_org_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    cqc_location_id: Mapped[str | None] = mapped_column(String(20))
+    # LOCALESTID of this site's ASC-WDS workplace, when it differs from the organisation's.
+    ascwds_workplace_id: Mapped[str | None] = mapped_column(String(50))
+
+
+class JobRole(Base):
+    """An employer's own job title, mapped to a Care Workforce Pathway role category."""
+
+    __tablename__ = "job_roles"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_job_roles_org_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # One of courses.frameworks.CWP_ROLE_CATEGORIES.
+    cwp_category: Mapped[str] = mapped_column(String(60))
+
+    requirements: Mapped[list[Requirement]] = relationship(
+        back_populates="job_role", order_by="Requirement.module_code", cascade="all, delete-orphan"
+    )
+
+
+class RecertMode(enum.StrEnum):
+    """How the next expiry is computed when a requirement is met again (Totara's three modes)."""
+
+    COMPLETION_DATE = "completion_date"  # expiry = completion + interval
+    PREVIOUS_EXPIRY = "previous_expiry"  # renewing inside the window keeps the old cycle
+    FIXED_DATE = "fixed_date"  # expires on a fixed day each year, after a minimum active period
+
+
+class Requirement(Base):
+    """A module that a job role must hold, with the employer's recertification policy.
+
+    `refresh_months` None means "use the module's default"; 0 means "does not expire".
+    """
+
+    __tablename__ = "requirements"
+    __table_args__ = (
+        UniqueConstraint("job_role_id", "module_code", name="uq_requirements_role_module"),
+        CheckConstraint(
+            "recert_mode IN ('completion_date', 'previous_expiry', 'fixed_date')",
+            name="recert_mode_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    job_role_id: Mapped[int] = mapped_column(ForeignKey("job_roles.id"), index=True)
+    module_code: Mapped[str] = mapped_column(String(16))
+    refresh_months: Mapped[int | None] = mapped_column(Integer)
+    recert_mode: Mapped[str] = mapped_column(String(16), default=RecertMode.COMPLETION_DATE.value)
+    # Re-enrol this many days before expiry (the recertification window).
+    window_days: Mapped[int] = mapped_column(Integer, default=90)
+    # FIXED_DATE: the yearly expiry day, and the shortest time a completion must count for.
+    fixed_month: Mapped[int | None] = mapped_column(Integer)
+    fixed_day: Mapped[int | None] = mapped_column(Integer)
+    min_active_months: Mapped[int | None] = mapped_column(Integer)
+    # Acceptance policy for transferred credentials.
+    accept_transfers: Mapped[bool] = mapped_column(Boolean, default=True)
+    transfer_needs_observation: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    job_role: Mapped[JobRole] = relationship(back_populates="requirements")
+
+
+class Employment(Base):
+    """A worker's place in an organisation: job role, site, start date, ASC-WDS worker id."""
+
+    __tablename__ = "employments"
+    __table_args__ = (
+        UniqueConstraint("org_id", "user_id", name="uq_employments_org_user"),
+        UniqueConstraint("org_id", "worker_ref", name="uq_employments_org_worker_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    job_role_id: Mapped[int | None] = mapped_column(ForeignKey("job_roles.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    worker_ref: Mapped[str] = mapped_column(String(50))  # UNIQUEWORKERID in ASC-WDS uploads
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)  # set when they leave; history is kept
+
+    user: Mapped[User] = relationship()
+    job_role: Mapped[JobRole | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+
+
+# --- audit trail -----------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """One append-only, hash-chained record of a change (see lms/audit.py).
+
+    `hash` covers every other column and the previous event's hash, so editing or deleting a
+    row breaks the chain from that row on. `seq` is gap-free; the unique constraints make a
+    fork (two events claiming the same predecessor) impossible even under concurrency.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor_label: Mapped[str] = mapped_column(String(254))  # e-mail, "cli" or "system"
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

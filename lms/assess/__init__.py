@@ -1,0 +1,1 @@
+"""Mentors and assessors: observed practice, evidence, sign-off"""

@@ -1,0 +1,1 @@
+"""The Care Certificate: tracker, phased sign-off, award"""

@@ -1,0 +1,1 @@
+"""Employers: requirements, recertification, training matrix, exports"""

@@ -1,0 +1,1 @@
+"""External training recorded by managers"""

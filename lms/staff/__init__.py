@@ -1,0 +1,1 @@
+"""Staff records: bulk import"""

@@ -1,0 +1,1 @@
+"""Accepting transferred training"""

@@ -1,0 +1,1 @@
+"""W3C VC API endpoints"""
