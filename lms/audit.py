@@ -26,7 +26,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -108,7 +108,7 @@ def record(
     event = AuditEvent(
         seq=seq,
         # Microseconds survive both databases; anything finer would not re-hash the same.
-        occurred_at=now,
+        occurred_at=now.astimezone(UTC),
         actor_id=actor.id if actor is not None else None,
         actor_label=(actor.email if actor is not None else (actor_label or "system"))[:254],
         org_id=org_id,

@@ -41,6 +41,7 @@ from credentials import (
     wrap_private_key,
 )
 
+from . import audit
 from .models import Completion, IssuedCredential, KeyPurpose, Organisation, SigningKey, User
 
 
@@ -241,6 +242,24 @@ def issue_for_completion(
         try:
             with session.begin_nested():
                 session.add(issued)
+                session.flush()
+                audit.record(
+                    session,
+                    actor=None,
+                    action="credential.issued",
+                    entity_type="credential",
+                    entity_id=credential_id,
+                    org_id=org.id,
+                    subject_user_id=user.id,
+                    after={
+                        "module": module.code,
+                        "version": module.version,
+                        "completion_id": completion.id,
+                        "kid": key_row.kid,
+                        "valid_until": completion.valid_until,
+                    },
+                    now=now,
+                )
         except IntegrityError:
             existing = session.scalar(
                 select(IssuedCredential).where(IssuedCredential.completion_id == completion.id)

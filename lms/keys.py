@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import Conflict, NotFound
 from .issuance import IssuanceContext, _active_key, _new_key
 from .models import KeyPurpose, Organisation, SigningKey
@@ -53,6 +54,18 @@ def rotate(session: Session, ctx: IssuanceContext, org: Organisation, now: datet
         # A window is never empty, even for a key rotated in the second it was made.
         old.valid_until = max(now, old.valid_from + timedelta(seconds=1))
     new, _ = _new_key(session, ctx, KeyPurpose.ISSUER, org, now)
+    audit.record(
+        session,
+        actor=None,
+        actor_label="cli",
+        action="key.rotated",
+        entity_type="signing_key",
+        entity_id=new.kid,
+        org_id=org.id,
+        before={"kid": old.kid if old is not None else None},
+        after={"kid": new.kid},
+        now=now,
+    )
     return Rotation(old, new)
 
 
@@ -75,6 +88,17 @@ def mark_compromised(
     if since > now:
         raise Conflict("The compromise time cannot be in the future.")
     key.compromised_at = since.replace(microsecond=0)
+    audit.record(
+        session,
+        actor=None,
+        actor_label="cli",
+        action="key.compromised",
+        entity_type="signing_key",
+        entity_id=key.kid,
+        org_id=org.id,
+        after={"compromised_at": key.compromised_at},
+        now=now,
+    )
     # It signs nothing more. What it signed from `compromised_at` on is refused by verifiers
     # because of that date; the signing window itself just ends now.
     end = max(now.replace(microsecond=0), key.valid_from + timedelta(seconds=1))

@@ -25,6 +25,7 @@ from credentials import (
     sign_status_list,
 )
 
+from . import audit
 from .errors import Conflict, NotFound
 from .issuance import IssuanceContext, issuer_key, issuer_profile
 from .models import IssuedCredential, Organisation, StatusList, StatusPurpose, User
@@ -144,31 +145,68 @@ def _reason(reason: str) -> str:
     return reason[:MAX_REASON]
 
 
-def revoke(session: Session, cred: IssuedCredential, reason: str, now: datetime) -> None:
+def _audit(
+    session: Session,
+    cred: IssuedCredential,
+    action: str,
+    before: str,
+    reason: str | None,
+    actor: User | None,
+    now: datetime,
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        actor_label=None if actor is not None else "cli",
+        action=action,
+        entity_type="credential",
+        entity_id=cred.credential_id,
+        org_id=cred.org_id,
+        subject_user_id=cred.user_id,
+        before={"status": before},
+        after={"status": cred.status},
+        reason=reason,
+        now=now,
+    )
+
+
+def revoke(
+    session: Session, cred: IssuedCredential, reason: str, now: datetime, actor: User | None = None
+) -> None:
     """Revoke for good (e.g. issued in error, obtained by fraud)."""
     if cred.revoked_at is not None:
         raise Conflict("This credential is already revoked.")
+    before = cred.status
     _set(session, cred, StatusPurpose.REVOCATION, True, now)
     cred.revoked_at, cred.revocation_reason = now, _reason(reason)
+    _audit(session, cred, "credential.revoked", before, cred.revocation_reason, actor, now)
 
 
-def suspend(session: Session, cred: IssuedCredential, reason: str, now: datetime) -> None:
+def suspend(
+    session: Session, cred: IssuedCredential, reason: str, now: datetime, actor: User | None = None
+) -> None:
     """Suspend for now (e.g. under investigation); `reinstate` lifts it."""
     if cred.revoked_at is not None:
         raise Conflict("This credential is revoked; it cannot be suspended.")
     if cred.suspended_at is not None:
         raise Conflict("This credential is already suspended.")
+    before = cred.status
     _set(session, cred, StatusPurpose.SUSPENSION, True, now)
     cred.suspended_at, cred.suspension_reason = now, _reason(reason)
+    _audit(session, cred, "credential.suspended", before, cred.suspension_reason, actor, now)
 
 
-def reinstate(session: Session, cred: IssuedCredential, now: datetime) -> None:
+def reinstate(
+    session: Session, cred: IssuedCredential, now: datetime, actor: User | None = None
+) -> None:
     if cred.revoked_at is not None:
         raise Conflict("A revoked credential cannot be reinstated; issue a new one.")
     if cred.suspended_at is None:
         raise Conflict("This credential is not suspended.")
+    before = cred.status
     _set(session, cred, StatusPurpose.SUSPENSION, False, now)
     cred.suspended_at, cred.suspension_reason = None, None
+    _audit(session, cred, "credential.reinstated", before, None, actor, now)
 
 
 def find_credential(session: Session, ref: str) -> IssuedCredential:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import status
+from .. import audit, status
 from ..authz import managed_organisation, managed_organisations
 from ..errors import NotFound
 from ..extensions import db
-from ..models import IssuedCredential
+from ..models import IssuedCredential, Membership, User
 from .forms import StatusChangeForm
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -62,11 +62,11 @@ def credential(slug: str, short_id: str) -> ResponseReturnValue:
         now = datetime.now(UTC)
         action = form.action.data
         if action == "revoke":
-            status.revoke(db.session, cred, form.reason.data or "", now)
+            status.revoke(db.session, cred, form.reason.data or "", now, current_user)
         elif action == "suspend":
-            status.suspend(db.session, cred, form.reason.data or "", now)
+            status.suspend(db.session, cred, form.reason.data or "", now, current_user)
         else:
-            status.reinstate(db.session, cred, now)
+            status.reinstate(db.session, cred, now, current_user)
         db.session.commit()
         flash(
             f"Certificate {cred.short_id}: {cred.status}. Verifiers see this in the next "
@@ -75,4 +75,24 @@ def credential(slug: str, short_id: str) -> ResponseReturnValue:
         return redirect(url_for("manage.credential", slug=slug, short_id=short_id))
     return render_template("manage/credential.html", org=org, credential=cred, form=form), (
         400 if form.errors else 200
+    )
+
+
+@bp.route("/<slug>/people/<int:user_id>/audit.csv")
+@login_required
+def audit_history(slug: str, user_id: int) -> ResponseReturnValue:
+    """One worker's audit history in this organisation, as CSV, for an inspection."""
+    org = managed_organisation(db.session, current_user, slug)
+    member = db.session.scalar(
+        select(Membership.id).where(Membership.org_id == org.id, Membership.user_id == user_id)
+    )
+    worker = db.session.get(User, user_id) if member is not None else None
+    if worker is None:
+        raise NotFound("That person is not part of your organisation.")
+    body = audit.history_csv(audit.history(db.session, org.id, worker.id))
+    filename = f"audit-{org.slug}-{worker.id}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
