@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -205,6 +206,14 @@ class Completion(Base):
         CheckConstraint(
             "delivery_mode IS NULL OR delivery_mode IN ('e_learning', 'face_to_face', 'blended')",
             name="delivery_mode_known",
+        ),
+        # The training matrix (lms/compliance.py) and its drill-down read through this.
+        Index(
+            "ix_completions_org_user_module_completed",
+            "org_id",
+            "user_id",
+            "module_id",
+            "completed_at",
         ),
     )
 
