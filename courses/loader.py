@@ -111,6 +111,10 @@ def read_module(folder: Path) -> ModuleFolder:
     external = spec is not None and spec.delivery == "external"
     if external and bank_file.exists():
         problems.append(f"{_rel(bank_file)}: an external module has no question bank of ours")
+    award = spec is not None and spec.delivery == "award"
+    if award and bank_file.exists():
+        problems.append(f"{_rel(bank_file)}: an award has no question bank (no quiz of its own)")
+    external = external or award  # neither has a quiz of ours
     raw_bank = None if external else _read_yaml(bank_file, problems)
     if external:
         bank = QuestionBank.none()

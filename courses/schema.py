@@ -146,7 +146,9 @@ class ModuleSpec(Strict):
     legal_basis: tuple[Citation, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = Field(min_length=1)
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
-    delivery: Literal["online", "external"] = "online"
+    # online: our lessons and quiz; external: done elsewhere, recorded by a manager; award: a
+    # certificate a manager awards when its parts are met (the Care Certificate), no quiz.
+    delivery: Literal["online", "external", "award"] = "online"
     lessons: tuple[LessonRef, ...] = ()
     quiz: QuizSettings = QuizSettings()
     observation: ObservationSpec | None = None
@@ -191,6 +193,15 @@ class ModuleSpec(Strict):
                 raise ValueError("lessons: an online module needs at least one lesson")
             if self.external is not None:
                 raise ValueError("external: only for delivery: external")
+        elif self.delivery == "award":
+            if self.lessons:
+                raise ValueError("lessons: an award has no lessons (its parts are other modules)")
+            if self.external is not None:
+                raise ValueError("external: only for delivery: external")
+            if self.observation is not None:
+                raise ValueError("observation: an award is not observed itself")
+            if self.care_certificate is None:
+                raise ValueError("care_certificate: an award names the standards it covers")
         else:
             if self.lessons:
                 raise ValueError("lessons: an external module has no lessons of ours")

@@ -206,6 +206,8 @@ def open_attempt(
     `require_lessons=False` draws it in advance, so a phone can cache the questions (never the
     answers) before going offline; submitting still needs every lesson read.
     """
+    if module.delivery == "award":
+        raise Conflict("This certificate is awarded by your manager; there is no quiz for it.")
     if module.delivery == "external":
         provider = (module.external or {}).get("provider", "another provider")
         raise Conflict(
