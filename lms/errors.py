@@ -55,7 +55,10 @@ class BadCredentials(ServiceError):
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith(("/api/", "/credentials/"))  # the JSON API and the VC API
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _render(status: int, title: str, message: str) -> ResponseReturnValue:

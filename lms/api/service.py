@@ -1,0 +1,201 @@
+"""Services behind the JSON API and the VC API: what they read, as plain JSON-ready data.
+
+Takes the session and the clock; never commits. Serialisers here are the one definition of
+each JSON shape, described in lms/api/openapi.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from credentials import QR_PREFIX, VerificationResult, load_trust_list, verify_qr, verify_token
+from credentials.vcjwt import MAX_TOKEN_CHARS
+
+from .. import learning
+from ..errors import NotFound
+from ..issuance import IssuanceContext, trust_list
+from ..models import Employment, IssuedCredential, Membership, Organisation, Role, User
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 50
+
+
+def iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
+# --- the learner's own records (session) ------------------------------------------------------
+
+
+def assignment_json(item: learning.Assignment, now: datetime) -> dict[str, Any]:
+    c = item.latest_completion
+    return {
+        "module_code": item.module.code,
+        "title": item.module.title,
+        "version": item.module.version,
+        "state": item.state(now),
+        "assigned_at": iso(item.enrolment.assigned_at),
+        "due_on": iso(item.enrolment.due_on),
+        "lessons_total": item.lessons_total,
+        "lessons_done": item.lessons_done,
+        "percent": item.percent,
+        "completed_at": iso(c.completed_at) if c else None,
+        "valid_until": iso(c.valid_until) if c else None,
+    }
+
+
+def credential_json(cred: IssuedCredential, base_url: str) -> dict[str, Any]:
+    return {
+        "credential_id": cred.credential_id,
+        "short_id": cred.short_id,
+        "module_code": cred.module.code,
+        "title": cred.module.title,
+        "issuer": cred.organisation.name,
+        "issuer_id": f"{base_url}/issuers/{cred.organisation.slug}",
+        "issued_at": iso(cred.issued_at),
+        "valid_until": iso(cred.valid_until),
+        "status": cred.status,
+        "vc_jwt": cred.token,
+    }
+
+
+def my_assignments(session: Session, user_id: int, now: datetime) -> list[dict[str, Any]]:
+    return [assignment_json(a, now) for a in learning.my_learning(session, user_id)]
+
+
+def my_credentials(session: Session, user_id: int, base_url: str) -> list[dict[str, Any]]:
+    return [credential_json(c, base_url) for c in learning.my_credentials(session, user_id)]
+
+
+# --- an organisation's records (token) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    page: int
+    per_page: int
+    total: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "page": self.page,
+            "per_page": self.per_page,
+            "total": self.total,
+            "has_more": self.page * self.per_page < self.total,
+        }
+
+
+def _learner_ids(org_id: int) -> Any:
+    return (
+        select(Membership.user_id)
+        .where(Membership.org_id == org_id, Membership.role == Role.LEARNER.value)
+        .distinct()
+    )
+
+
+def org_learners(session: Session, org: Organisation, page: int, per_page: int) -> Page:
+    ids = _learner_ids(org.id)
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    users = session.scalars(
+        select(User)
+        .where(User.id.in_(ids))
+        .order_by(User.name, User.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    jobs = {
+        e.user_id: e
+        for e in session.scalars(
+            select(Employment).where(
+                Employment.org_id == org.id, Employment.user_id.in_([u.id for u in users])
+            )
+        )
+    }
+    items = []
+    for user in users:
+        job = jobs.get(user.id)
+        items.append(
+            {
+                "id": user.id,
+                "name": user.name,
+                "email": user.email,
+                "active": user.active,
+                "worker_ref": job.worker_ref if job else None,
+                "job_role": job.job_role.name if job and job.job_role else None,
+                "site": job.site.name if job and job.site else None,
+                "start_date": iso(job.start_date) if job else None,
+                "end_date": iso(job.end_date) if job else None,
+            }
+        )
+    return Page(items, page, per_page, total)
+
+
+def org_learner(session: Session, org: Organisation, user_id: int) -> User:
+    """A learner of the organisation; 404 for anyone else (whether or not they exist)."""
+    member = session.scalar(
+        select(Membership.id).where(
+            Membership.org_id == org.id,
+            Membership.user_id == user_id,
+            Membership.role == Role.LEARNER.value,
+        )
+    )
+    user = session.get(User, user_id) if member is not None else None
+    if user is None:
+        raise NotFound("Your organisation has no learner with that id.")
+    return user
+
+
+def learner_credentials(
+    session: Session, org: Organisation, user_id: int, base_url: str
+) -> list[dict[str, Any]]:
+    """What this organisation issued to one of its learners (never another issuer's)."""
+    user = org_learner(session, org, user_id)
+    creds = session.scalars(
+        select(IssuedCredential)
+        .where(IssuedCredential.org_id == org.id, IssuedCredential.user_id == user.id)
+        .order_by(IssuedCredential.issued_at.desc())
+    )
+    return [credential_json(c, base_url) for c in creds]
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+class InvalidInput(Exception):
+    """The request is not something the verifier can be asked about (HTTP 400)."""
+
+    def __init__(self, message: str, pointer: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.pointer = pointer
+
+
+def verify_text(
+    session: Session, ctx: IssuanceContext, text: str, now: datetime
+) -> VerificationResult:
+    """Verify a VC-JWT or the text of a QR code (`CC1:...`) with this instance's trust list.
+
+    The trust list is signed and loaded exactly as a new employer's verifier would load it
+    (pinned by the root thumbprint), so the answer is the one they get offline.
+    """
+    text = text.strip()
+    if not text:
+        raise InvalidInput("The credential is empty.")
+    if len(text) > MAX_TOKEN_CHARS:
+        raise InvalidInput("The credential is too large to be a certificate.")
+    signed, anchor = trust_list(session, ctx, now)
+    trust = load_trust_list(signed, anchor, now)
+    if text.startswith(QR_PREFIX):
+        return verify_qr(text, trust, now, source="qr")
+    return verify_token(text, trust, now, source="vc-jwt")
