@@ -35,6 +35,19 @@ ENV_VARS: dict[str, tuple[str, Any]] = {
     "LMS_INSTANCE_NAME": ("INSTANCE_NAME", str),
     "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LMS_SESSION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
+    # Redis for the job queue (lms/jobs); unset = jobs run inline in the request or command.
+    "LMS_REDIS_URL": ("REDIS_URL", str),
+    # Behind a reverse proxy: how many proxies set each X-Forwarded-* header (0 = trust none).
+    "LMS_PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),
+    "LMS_PROXY_FIX_X_PROTO": ("PROXY_FIX_X_PROTO", int),
+    "LMS_PROXY_FIX_X_HOST": ("PROXY_FIX_X_HOST", int),
+    # Outgoing e-mail (lms/mail.py): reminders, digests, set-password invitations.
+    "LMS_SMTP_HOST": ("SMTP_HOST", str),
+    "LMS_SMTP_PORT": ("SMTP_PORT", int),
+    "LMS_SMTP_USER": ("SMTP_USER", str),
+    "LMS_SMTP_PASSWORD": ("SMTP_PASSWORD", str),
+    "LMS_SMTP_STARTTLS": ("SMTP_STARTTLS", _bool),
+    "LMS_SMTP_FROM": ("SMTP_FROM", str),
 }
 
 
@@ -53,6 +66,18 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": False,
+        "REDIS_URL": "",
+        "JOBS_QUEUE": "carecred",
+        "PROXY_FIX_X_FOR": 0,
+        "PROXY_FIX_X_PROTO": 0,
+        "PROXY_FIX_X_HOST": 0,
+        # Outgoing e-mail: no server configured means nothing is sent (and the send says so).
+        "SMTP_HOST": "",
+        "SMTP_PORT": 25,
+        "SMTP_USER": "",
+        "SMTP_PASSWORD": "",
+        "SMTP_STARTTLS": False,
+        "SMTP_FROM": "CareCred <no-reply@localhost>",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 8,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,

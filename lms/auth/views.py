@@ -7,9 +7,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..accounts import authenticate
+from ..accounts import AccountLocked, authenticate
 from ..errors import BadCredentials
 from ..extensions import db, limiter
+from . import models  # noqa: F401  (the login_throttles table, for create_all)
 from .forms import LoginForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -38,10 +39,16 @@ def login() -> ResponseReturnValue:
                 current_app.extensions["password_hasher"],
                 form.email.data or "",
                 form.password.data or "",
+                secret=current_app.config["SECRET_KEY"],
             )
         except BadCredentials:
+            db.session.commit()  # the failure counts toward a lockout
             form.password.errors = [_("That e-mail and password do not match an active account.")]
             status = 401
+        except AccountLocked as err:
+            db.session.commit()
+            form.password.errors = [err.message]
+            status = 429
         else:
             db.session.commit()  # a rehashed password, if any
             login_user(user)
