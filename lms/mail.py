@@ -1,0 +1,181 @@
+"""Outgoing e-mail through a real SMTP server (stdlib smtplib), set in configuration.
+
+Configuration (lms/config.py): `LMS_SMTP_HOST`, `LMS_SMTP_PORT` (default 25), `LMS_SMTP_USER`
+and `LMS_SMTP_PASSWORD` (log in only when a user is set), `LMS_SMTP_STARTTLS` (upgrade the
+connection with STARTTLS before logging in; always use it when a password is sent over a
+network), `LMS_SMTP_FROM` (the From header). With no host set nothing can be sent and every
+send raises `MailError` saying so: callers record the failure and try again later.
+
+Every message has a plain-text body and a simple HTML alternative built from the same
+paragraphs. Logs name the subject and the recipient's domain only: never a password, a
+recipient's full address or a link (set-password links are secrets).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any, Protocol
+
+from markupsafe import escape
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 20
+
+
+class MailError(Exception):
+    """A message could not be handed to the SMTP server. The text is safe to log and show."""
+
+
+@dataclass(frozen=True)
+class Message:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+def compose(
+    to: str,
+    subject: str,
+    paragraphs: Sequence[str],
+    *,
+    items: Sequence[str] = (),
+    link: Link | None = None,
+    after: Sequence[str] = (),
+) -> Message:
+    """A message from plain paragraphs, an optional bullet list and an optional link.
+
+    The HTML alternative escapes everything it is given: names and module titles come from
+    users and files.
+    """
+    text_parts = [*paragraphs]
+    if items:
+        text_parts.append("\n".join(f"- {item}" for item in items))
+    if link is not None:
+        text_parts.append(f"{link.label}:\n{link.url}")
+    text_parts.extend(after)
+    text = "\n\n".join(text_parts) + "\n"
+
+    html_parts = [f"<p>{escape(p)}</p>" for p in paragraphs]
+    if items:
+        html_parts.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+    if link is not None:
+        html_parts.append(f'<p><a href="{escape(link.url)}">{escape(link.label)}</a></p>')
+    html_parts.extend(f"<p>{escape(p)}</p>" for p in after)
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(subject)}</title></head>"
+        '<body style="font-family:Arial,sans-serif;font-size:16px;line-height:1.5">'
+        + "".join(html_parts)
+        + "</body></html>"
+    )
+    return Message(to=to, subject=subject, text=text, html=html)
+
+
+class Mailer(Protocol):
+    def send(self, message: Message) -> None:
+        """Hand one message to the mail server, or raise MailError."""
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "?"
+
+
+@dataclass
+class SmtpMailer:
+    host: str
+    port: int = 25
+    user: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    sender: str = "CareCred <no-reply@localhost>"
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SmtpMailer:
+        return cls(
+            host=str(config.get("SMTP_HOST") or ""),
+            port=int(config.get("SMTP_PORT") or 25),
+            user=str(config.get("SMTP_USER") or ""),
+            password=str(config.get("SMTP_PASSWORD") or ""),
+            starttls=bool(config.get("SMTP_STARTTLS")),
+            sender=str(config.get("SMTP_FROM") or "CareCred <no-reply@localhost>"),
+        )
+
+    def build(self, message: Message) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = message.to
+        email["Subject"] = message.subject
+        email["Date"] = formatdate(localtime=False)
+        domain = parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
+        email["Message-ID"] = make_msgid(domain=domain)
+        email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office loops
+        email.set_content(message.text)
+        if message.html is not None:
+            email.add_alternative(message.html, subtype="html")
+        return email
+
+    def send(self, message: Message) -> None:
+        if not self.host:
+            raise MailError("No mail server is set up (LMS_SMTP_HOST is empty).")
+        email = self.build(message)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.user:
+                    smtp.login(self.user, self.password)
+                refused = smtp.send_message(email)
+        except smtplib.SMTPAuthenticationError as err:
+            raise MailError(
+                f"The mail server {self.host}:{self.port} refused the login "
+                f"(SMTP {err.smtp_code}). Check LMS_SMTP_USER and LMS_SMTP_PASSWORD."
+            ) from None
+        except smtplib.SMTPRecipientsRefused:
+            raise MailError(
+                f"The mail server refused the recipient at {_domain(message.to)}."
+            ) from None
+        except smtplib.SMTPResponseException as err:
+            raise MailError(
+                f"The mail server {self.host}:{self.port} refused the message "
+                f"(SMTP {err.smtp_code})."
+            ) from None
+        except (OSError, smtplib.SMTPException) as err:
+            raise MailError(
+                f"Could not reach the mail server {self.host}:{self.port} ({type(err).__name__})."
+            ) from None
+        if refused:
+            raise MailError(f"The mail server refused the recipient at {_domain(message.to)}.")
+        log.info("mail sent: %r to a recipient at %s", message.subject, _domain(message.to))
+
+
+@dataclass
+class MemoryMailer:
+    """Keeps messages in a list instead of sending them (demo runs, dry runs)."""
+
+    sent: list[Message] = field(default_factory=list)
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+def mailer_for(app: Any) -> Mailer:
+    """The app's mailer: `app.extensions["mailer"]` if set, else SMTP from configuration."""
+    custom = app.extensions.get("mailer")
+    if custom is not None:
+        return custom  # type: ignore[no-any-return]
+    return SmtpMailer.from_config(app.config)

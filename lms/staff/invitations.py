@@ -1,0 +1,139 @@
+"""Set-password invitations for accounts created by a staff import.
+
+An imported account cannot log in: its password hash is a random marker that no password
+matches (`INVITED_HASH_PREFIX`), and it is inactive. The worker gets an e-mail with a link
+holding a signed, time-limited token (itsdangerous, keyed by SECRET_KEY) that names the user
+and a fingerprint of that marker. Setting a password replaces the marker, so the link works
+once; a new invitation replaces the marker too, so older links stop working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from ..errors import ServiceError
+from ..mail import Link, Mailer, MailError, Message, compose
+from ..models import Organisation, User
+from .importer import INVITED_HASH_PREFIX
+
+SALT = "carecred.staff.set-password"
+MAX_AGE_SECONDS = 7 * 24 * 60 * 60
+MIN_PASSWORD_LENGTH = 10
+
+
+class InvalidInvitation(ServiceError):
+    code, status = "invalid_link", 400
+
+
+def is_invited(user: User) -> bool:
+    """The account was created by an import and no password has been set yet."""
+    return user.password_hash.startswith(INVITED_HASH_PREFIX)
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=SALT)
+
+
+def make_token(user: User, secret_key: str) -> str:
+    return _serializer(secret_key).dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def renew_marker(user: User) -> None:
+    """A fresh marker for a new invitation: links sent before stop working."""
+    user.password_hash = INVITED_HASH_PREFIX + secrets.token_urlsafe(32)
+
+
+def user_for_token(session: Session, token: str, secret_key: str, now: datetime) -> User:
+    """The invited user the token names, or InvalidInvitation with a plain message."""
+    try:
+        data = _serializer(secret_key).loads(token, max_age=MAX_AGE_SECONDS)
+    except SignatureExpired:
+        raise InvalidInvitation(
+            "This link is more than 7 days old. Ask your manager to send a new one."
+        ) from None
+    except BadSignature:
+        raise InvalidInvitation(
+            "This link does not work. Check you copied all of it, or ask your manager to "
+            "send a new one."
+        ) from None
+    user = None
+    if isinstance(data, dict) and isinstance(data.get("u"), int):
+        user = session.get(User, data["u"])
+    if user is None or not is_invited(user) or data.get("f") != _fingerprint(user):
+        raise InvalidInvitation(
+            "This link was already used, or a newer one was sent. Log in, or ask your "
+            "manager to send a new link."
+        )
+    return user
+
+
+def set_password(
+    session: Session, hasher: PasswordHasher, user: User, password: str, now: datetime
+) -> None:
+    """Set the first password and open the account (caller commits)."""
+    if not is_invited(user):
+        raise InvalidInvitation("This account already has a password. Log in instead.")
+    user.password_hash = hasher.hash(password)
+    user.active = True
+    session.flush()
+
+
+@dataclass(frozen=True)
+class InviteReport:
+    sent: int
+    failed: list[tuple[User, str]]
+
+
+def invitation_message(user: User, org: Organisation, url: str) -> Message:
+    return compose(
+        user.email,
+        f"{org.name}: set your CareCred password",
+        [
+            f"Hello {user.name},",
+            f"{org.name} uses CareCred for your training. Your account is ready.",
+            "Open the link below and choose a password. The link works once and for 7 days.",
+        ],
+        link=Link("Set your password", url),
+        after=[
+            "If you do not work for " + org.name + ", you can ignore this e-mail.",
+        ],
+    )
+
+
+def send_invitations(
+    mailer: Mailer,
+    users: Sequence[User],
+    org: Organisation,
+    secret_key: str,
+    base_url: str,
+    path_for_token: Callable[[str], str],
+) -> InviteReport:
+    """E-mail each user a set-password link. Failures are reported, not raised.
+
+    `path_for_token(token) -> "/auth/set-password/..."`; links are built on BASE_URL, never on
+    the request's Host header (a forged Host must not put an attacker's site in the e-mail).
+    """
+    sent = 0
+    failed: list[tuple[User, str]] = []
+    for user in users:
+        token = make_token(user, secret_key)
+        url = base_url.rstrip("/") + path_for_token(token)
+        try:
+            mailer.send(invitation_message(user, org, url))
+        except MailError as err:
+            failed.append((user, str(err)))
+        else:
+            sent += 1
+    return InviteReport(sent=sent, failed=failed)
