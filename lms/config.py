@@ -63,6 +63,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "INSTANCE_NAME": "CareCred (local development)",
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down: keep limiting, per process, rather than fail every limited request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": False,
