@@ -95,6 +95,8 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, (key, parse) in ENV_VARS.items():
         if name in environ and environ[name] != "":
             out[key] = parse(environ[name])
+    if environ.get("LMS_ENV") == "production" and "SESSION_COOKIE_SECURE" not in out:
+        out["SESSION_COOKIE_SECURE"] = True  # production is served over HTTPS
     url = out.get("SQLALCHEMY_DATABASE_URI")
     if isinstance(url, str) and url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship.
@@ -116,6 +118,10 @@ def check_production(config: Mapping[str, Any]) -> None:
             problems.append(
                 f"{var} must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
             )
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append(
+            "LMS_SESSION_COOKIE_SECURE must not be false in production: serve it over HTTPS"
+        )
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         problems.append("LMS_DATABASE_URL must point at PostgreSQL in production")
     if problems:

@@ -1,8 +1,24 @@
-"""Security headers for every response. No inline script anywhere, so the CSP forbids it."""
+"""Security headers for every response, cookie hardening and the reverse-proxy set-up.
+
+- Content-Security-Policy: no inline script or style anywhere, so the policy forbids them;
+  nothing from other origins; no framing (also X-Frame-Options for old browsers).
+- Strict-Transport-Security on HTTPS requests (behind a proxy, `LMS_PROXY_FIX_X_PROTO=1` makes
+  Flask see the original scheme).
+- Pages for a logged-in person are `Cache-Control: private` unless the view says otherwise, so
+  a shared cache in front of the app never keeps one worker's page for another.
+- With secure cookies (`LMS_SESSION_COOKIE_SECURE`, on by default in production) the session
+  cookie is named `__Host-carecred`: browsers then accept it only over HTTPS, for this host,
+  path /, which stops a sibling sub-domain from planting one. The remember-me cookie follows.
+- `LMS_PROXY_FIX_X_FOR` / `_X_PROTO` / `_X_HOST`: how many proxies in front set each
+  X-Forwarded-* header. 0 (the default) trusts none, which is right with no proxy: a client
+  could otherwise forge its address and escape the per-address rate limits.
+"""
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = "; ".join(
     [
@@ -16,20 +32,47 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+HSTS = "max-age=31536000"
+SECURE_COOKIE_NAME = "__Host-carecred"
 
 
 def init_security(app: Flask) -> None:
+    config = app.config
+    if config.get("SESSION_COOKIE_SECURE"):
+        config["REMEMBER_COOKIE_SECURE"] = True
+        if config.get("SESSION_COOKIE_NAME", "session") == "session":
+            config["SESSION_COOKIE_NAME"] = SECURE_COOKIE_NAME
+            config["SESSION_COOKIE_DOMAIN"] = None
+            config["SESSION_COOKIE_PATH"] = "/"
+    hops = {
+        k: int(config.get(f"PROXY_FIX_X_{k.upper()}", 0) or 0) for k in ("for", "proto", "host")
+    }
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"]
+        )
+
     @app.after_request
     def headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         # The camera only for /verify (scanning a certificate's QR code), nowhere else.
         camera = "(self)" if request.path.startswith("/verify") else "()"
         response.headers.setdefault(
             "Permissions-Policy", f"camera={camera}, geolocation=(), microphone=()"
         )
         if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if "Cache-Control" not in response.headers and _logged_in():
+            response.headers["Cache-Control"] = "private"
         return response
+
+
+def _logged_in() -> bool:
+    try:
+        return bool(current_user.is_authenticated)
+    except Exception:  # no login manager in this context (e.g. a static file before it)
+        return False

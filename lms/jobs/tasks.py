@@ -103,39 +103,61 @@ def export_certificates(user_id: int, label: str | None = None) -> dict[str, Any
             archive.writestr("passport.json", status.passport(session, ctx, user, now))
     stem = _SAFE.sub("-", (label or f"user-{user_id}").lower()).strip("-") or f"user-{user_id}"
     name = f"certificates-{stem}.zip"
-    target = export_dir() / name
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".zip")
+    _write(export_dir() / name, buffer.getvalue())
+    return {"file": name, "credentials": len(creds)}
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass report as a dict (picklable, printable); anything else as it is."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def send_reminders(org_id: int | None = None) -> Any:
+    """The due and overdue training reminders (lms.staff.reminders.send_reminders).
+
+    Safe to repeat: each reminder is claimed in the database before it is sent, so a retry
+    sends only what was not yet claimed.
+    """
+    from ..mail import mailer_for
+    from ..staff.reminders import send_reminders as send
+
+    with job_session() as session:
+        report = send(
+            session,
+            mailer_for(current_app),
+            _now(),
+            base_url=current_app.config["BASE_URL"],
+            org_id=org_id,
+        )
+    return _plain(report)
+
+
+def render_evidence_pack(org_id: int, produced_by_id: int) -> dict[str, Any]:
+    """An organisation's evidence pack (PDF and CSV) under instance/exports/.
+
+    Read-only on the database; the files are written whole and renamed into place.
+    """
+    from ..employer.pack import render_evidence_pack as render
+
+    now = _now()
+    with job_session() as session:
+        pdf, csv_text = render(session, org_id, produced_by_id, now)
+    stem = f"evidence-{org_id}-{now:%Y%m%dT%H%M%S}"
+    _write(export_dir() / f"{stem}.pdf", pdf)
+    _write(export_dir() / f"{stem}.csv", csv_text.encode("utf-8"))
+    return {"pdf": f"{stem}.pdf", "csv": f"{stem}.csv"}
+
+
+def _write(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(buffer.getvalue())
+            out.write(data)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return {"file": name, "credentials": len(creds)}
-
-
-def send_reminders() -> Any:
-    """The staff area's reminder e-mails (lms.staff.reminders.send_reminders)."""
-    from importlib import import_module
-
-    try:
-        reminders = import_module("lms.staff.reminders")
-        mail = import_module("lms.mail")
-    except ImportError as err:
-        raise JobError(f"Reminders are not available in this installation ({err}).") from err
-    mailer = mail.mailer_from_config(current_app.config)
-    with job_session() as session:
-        return reminders.send_reminders(session, mailer, _now())
-
-
-def render_evidence_pack(org_id: int, produced_by_id: int | None = None) -> Any:
-    """The employer area's evidence pack for an organisation."""
-    from importlib import import_module
-
-    try:
-        packs = import_module("lms.employer.evidence")
-    except ImportError as err:
-        raise JobError(f"Evidence packs are not available in this installation ({err}).") from err
-    with job_session() as session:
-        return packs.render_evidence_pack(session, org_id, produced_by_id, _now())

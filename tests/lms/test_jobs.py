@@ -241,3 +241,16 @@ def test_a_job_abandoned_by_a_dead_worker_is_retried_without_duplicates(
     assert handle.fetch_result() == {"issued": 3, "existing": 2, "skipped": {}}
     db.session.expire_all()
     assert _issued(ids) == 5
+
+
+def test_reminders_and_evidence_pack_jobs_run_inline(app: Flask, catalogue: None) -> None:
+    from lms.mail import MemoryMailer
+
+    org, learner = _world()
+    app.extensions["mailer"] = MemoryMailer()
+    report = jobs.enqueue("reminders.send", org_id=org.id).result
+    assert report["emails_sent"] == 0 and report["errors"] == []
+    files = jobs.enqueue("evidence_pack.render", org_id=org.id, produced_by_id=learner.id).result
+    folder = Path(app.instance_path) / "exports"
+    assert (folder / files["pdf"]).read_bytes().startswith(b"%PDF-")
+    assert (folder / files["csv"]).stat().st_size > 0
