@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from .tokens import NAME_MAX, SCOPES
@@ -17,7 +18,7 @@ class CreateTokenForm(FlaskForm):
     )
     scopes = SelectMultipleField(
         "What may it read or do?",
-        choices=[(scope, f"{scope}: {what}") for scope, what in SCOPES.items()],
+        choices=[SelectChoice(scope, f"{scope}: {what}") for scope, what in SCOPES.items()],
         widget=widgets.ListWidget(prefix_label=False),
         option_widget=widgets.CheckboxInput(),
         validators=[DataRequired("Choose at least one thing the token may do.")],

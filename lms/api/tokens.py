@@ -89,8 +89,10 @@ def create_token(
     chosen = clean_scopes(scopes)
     if expires_at is not None and expires_at <= now:
         raise ServiceError("The expiry date must be in the future.")
-    for _ in range(5):
+    for _ in range(10):
         secret = secrets.token_urlsafe(32)
+        if secret.startswith("-"):  # would read as an option on a command line
+            continue
         row = ApiToken(
             org_id=org.id,
             name=name,
