@@ -93,6 +93,67 @@ ASCWDS_CATEGORIES: tuple[str, ...] = (
 )
 ASCWDS_URL = "https://asc-wds.skillsforcare.org.uk/"
 
+# --- ASC-WDS bulk-upload training category codes (CATEGORY column) -------------------------
+# The numbers ASC-WDS expects in the CATEGORY column of a training bulk upload, keyed by the
+# category names above. Source: the public ASC-WDS code, NMDSdevopsServiceAdm/SopraSteria-SFC:
+# backend/reference/trainingCategory.js (commit 23c10371d594c9631c9837c483a01f50409ba359) maps
+# each database category id ("ASC") to its bulk-upload code ("BUDI"); the ids are named by the
+# migrations backend/migrations/20230113140915-addOMMTTrainingToTrainingCategoriesTable.js,
+# 20240419083154-addTrainingCategories.js, 20240424143655-renameTrainingCategories.js and
+# 20240501131241-fixTrainingCategoryName.js, and a later migration of the same repository that
+# sets each category's analysis-file code lists the same numbers by name. Codes 3, 4 and 24
+# are not used by ASC-WDS.
+ASCWDS_CATEGORY_CODES: dict[str, int] = {
+    "Control and restraint": 1,
+    "Dementia care": 2,
+    "Emergency aid awareness": 5,
+    "Fire safety": 6,
+    "Basic life support and first aid": 7,
+    "Food hygiene": 8,
+    "Health and safety awareness": 9,
+    "Infection prevention and control": 10,
+    "Leadership and management": 11,
+    "Learning disability": 12,
+    "Medication management": 13,
+    "Mental capacity and liberty safeguards": 14,
+    "Assisting and moving people": 15,
+    "Nutrition and hydration": 16,
+    "Palliative, end of life care": 17,
+    "Physical disability": 18,
+    "Positive behaviour support and non-restrictive practice": 19,
+    "Safeguarding adults": 20,
+    "Other": 21,
+    "Dignity, respect, person-centred care": 22,
+    "Equality and diversity": 23,
+    "Children's, young people's related training": 25,
+    "Data management and GDPR": 26,
+    "Epilepsy": 27,
+    "Communication": 28,
+    "Diabetes": 29,
+    "COSHH": 30,
+    "Mental health": 31,
+    "Autism": 32,
+    "Continence care": 33,
+    "Duty of care": 34,
+    "Supervision, performance management": 35,
+    "Stroke": 36,
+    "Complaints handling, conflict resolution": 37,
+    "Personal care": 38,
+    "Activity provision, wellbeing": 39,
+    "Sensory disability": 40,
+    "OMMT (elearning)": 41,
+    "OMMT (Tier 1)": 42,
+    "OMMT (Tier 2)": 43,
+    "Oral health": 44,
+    "Moving and handling objects": 45,
+    "Assisted digital and accessibility": 46,
+    "Digital leadership skills": 47,
+    "In-house systems and applications": 48,
+    "Online safety and security": 49,
+    "Social media and communications": 50,
+    "Working with digital technology": 51,
+}
+
 CSTF_SUBJECTS: tuple[str, ...] = (
     "Equality, diversity and human rights",
     "Health, safety and welfare",
