@@ -570,17 +570,26 @@ def match_requirements(
 
 
 def states_observed_practice(payload: Mapping[str, Any]) -> bool:
-    """True if the credential's OB 3.0 `evidence` says competence was observed (its genre or
-    name, e.g. "Direct observation")."""
+    """True if the credential's OB 3.0 `evidence` says competence was observed in practice.
+
+    The assessment method is the evidence's `genre` ("Direct observation", "Simulation",
+    "Witness testimony", "Professional discussion", "Questioning", as lms.issuance writes it);
+    only direct observation counts. The `name` is read only when there is no genre (ours is
+    "Observed practice: ..." whatever the method, so it cannot decide when a genre is given).
+    """
     evidence = payload.get("evidence")
     items = evidence if isinstance(evidence, list) else [evidence]
     for item in items:
         if not isinstance(item, Mapping):
             continue
-        for key in ("genre", "name"):
-            value = item.get(key)
-            if isinstance(value, str) and "observ" in value.casefold():
+        genre = item.get("genre")
+        if isinstance(genre, str) and genre.strip():
+            if "observation" in genre.casefold():
                 return True
+            continue
+        name = item.get("name")
+        if isinstance(name, str) and "direct observation" in name.casefold():
+            return True
     return False
 
 

@@ -44,7 +44,7 @@ from credentials._util import b64url_decode, b64url_encode
 from lms import audit, status
 from lms.accounts import ensure_membership, get_or_create_org, get_or_create_user
 from lms.extensions import db
-from lms.issuance import IssuanceContext, alignments_for, issue_for_completion
+from lms.issuance import IssuanceContext, alignments_for, issue_for_completion, trust_list
 from lms.models import (
     AuditEvent,
     Completion,
@@ -550,7 +550,13 @@ def test_needs_observation_refused_without_evidence_accepted_with_it(world: Worl
     [item] = do_upload(w, plain.encode()).items
     assert failed(item) == ["observation"]
     assert "needs observed practice" in item.checks[-1]["message"]
-    witnessed = [{"type": ["Evidence"], "name": "Fire drill", "genre": "Witness testimony"}]
+    witnessed = [
+        {
+            "type": ["Evidence"],
+            "name": "Observed practice: Fire safety",  # lms.issuance names every method so
+            "genre": "Witness testimony",  # the genre is what decides
+        }
+    ]
     _, weak = outside_credential(o, "FIRE-01", evidence=witnessed)
     [item] = do_upload(w, weak.encode()).items
     assert failed(item) == ["observation"]
@@ -959,3 +965,62 @@ def test_forms_need_the_csrf_token(csrf_app: Flask) -> None:
         == 302
     )
     assert count(AcceptedCredential) == 1
+
+
+def test_review_page_shows_why_and_offers_only_reject_when_checks_fail(
+    world: World, client: FlaskClient
+) -> None:
+    w = world
+    o = outside_issuer()
+    add_outside_trust(w, o)
+    _, good = outside_credential(o, "HSA-01")
+    _, stale = outside_credential(o, "IPC-01", completed=NOW - timedelta(days=425))
+    _, stranger = outside_credential(outside_issuer(), "HSA-01")  # an untrusted issuer
+    passport = json.dumps(
+        {
+            "type": "CareCredPassport",
+            "version": 1,
+            "issuedAt": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "holder": {"name": "Amira Okafor"},
+            "credentials": [good, stale, stranger],
+        }
+    )
+    review = do_upload(w, passport.encode(), file_name="passport.json")
+    good_item, stale_item, stranger_item = review.items
+    assert [i.status for i in review.items] == ["pending", "pending", "refused"]
+    login(client, w.manager.email)
+    html = client.get(f"/manage/oakview/transfers/{review.id}").get_data(as_text=True)
+    assert f'name="i{good_item.id}-decision" required type="radio" value="accept"' in html
+    assert f'name="i{stale_item.id}-decision" required type="radio" value="accept"' not in html
+    assert f'name="i{stale_item.id}-decision" required type="radio" value="reject"' in html
+    assert "it can only be rejected" in html and "ran out on" in html
+    assert "Not valid:" in html and "Nothing was recorded for this certificate." in html
+    assert f"i{stranger_item.id}-decision" not in html
+    listing = client.get("/manage/oakview/transfers").get_data(as_text=True)
+    assert "Amira Okafor" in listing and "2 pending" in listing and "1 refused" in listing
+
+
+def test_trust_list_form_errors(world: World, client: FlaskClient) -> None:
+    w = world
+    login(client, w.manager.email)
+    response = client.post(
+        "/manage/oakview/trust-lists", data={"anchor": ""}, content_type="multipart/form-data"
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Choose the trust list file." in html and "Enter the root thumbprint" in html
+    assert client.post("/manage/oakview/trust-lists/instance").status_code == 302
+    assert client.post("/manage/oakview/trust-lists/instance").status_code == 409
+    assert count(OrgTrustList) == 1
+    instance_text, instance_anchor = trust_list(db.session, w.ctx, datetime.now(UTC))
+    db.session.commit()
+    same_root = client.post(
+        "/manage/oakview/trust-lists",
+        data={
+            "file": (io.BytesIO(instance_text.encode()), "trust.json"),
+            "anchor": instance_anchor,
+        },
+        content_type="multipart/form-data",
+    )
+    assert same_root.status_code == 400
+    assert "already trust" in same_root.get_data(as_text=True)
