@@ -312,11 +312,12 @@ def issue_request(
             "/credential/credentialSubject",
         )
     issued = issue_for_completion(session, ctx, completion, now)
+    # Issuance records "credential.issued" itself; this says who asked for it.
     audit.record(
         session,
         actor=None,
         actor_label=f"api-token {token.prefix} ({token.name})",
-        action="credential.issued",
+        action="credential.issue_requested",
         entity_type="credential",
         entity_id=issued.credential_id,
         now=now,
