@@ -188,7 +188,7 @@ def _trust_message(exc: TrustListError) -> str:
 def add_trust_list(
     session: Session,
     org: Organisation,
-    actor: User,
+    actor: User | None,
     data: bytes,
     anchor: str,
     now: datetime,
@@ -235,7 +235,7 @@ def add_trust_list(
         "name": loaded.name[:200],
         "trust_list_text": text,
         "issued_at": loaded.issued_at,
-        "added_by_id": actor.id,
+        "added_by_id": actor.id if actor is not None else None,
         "added_at": now,
     }
     before = None
@@ -253,6 +253,7 @@ def add_trust_list(
         session,
         actor=actor,
         action=f"trust_list.{action}",
+        actor_label="cli",
         entity_type="org_trust_list",
         entity_id=held.id,
         org_id=org.id,
@@ -269,7 +270,7 @@ def add_trust_list(
 
 
 def trust_instance(
-    session: Session, ctx: IssuanceContext, org: Organisation, actor: User, now: datetime
+    session: Session, ctx: IssuanceContext, org: Organisation, actor: User | None, now: datetime
 ) -> OrgTrustList:
     """Trust every issuer on this CareCred instance (its trust list, rebuilt at each check)."""
     text, anchor = trust_list(session, ctx, now)
@@ -282,7 +283,7 @@ def trust_instance(
         "name": loaded.name[:200],
         "trust_list_text": text,
         "issued_at": loaded.issued_at,
-        "added_by_id": actor.id,
+        "added_by_id": actor.id if actor is not None else None,
         "added_at": now,
     }
     before = None if held is None else {"name": held.name, "issued_at": held.issued_at}
@@ -297,6 +298,7 @@ def trust_instance(
         session,
         actor=actor,
         action="trust_list.added",
+        actor_label="cli",
         entity_type="org_trust_list",
         entity_id=held.id,
         org_id=org.id,
@@ -308,7 +310,7 @@ def trust_instance(
 
 
 def remove_trust_list(
-    session: Session, org: Organisation, actor: User, trust_id: int, now: datetime
+    session: Session, org: Organisation, actor: User | None, trust_id: int, now: datetime
 ) -> str:
     row = session.get(OrgTrustList, trust_id)
     if row is None or row.org_id != org.id:
@@ -318,6 +320,7 @@ def remove_trust_list(
         session,
         actor=actor,
         action="trust_list.removed",
+        actor_label="cli",
         entity_type="org_trust_list",
         entity_id=row.id,
         org_id=org.id,

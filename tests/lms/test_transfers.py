@@ -1024,3 +1024,49 @@ def test_trust_list_form_errors(world: World, client: FlaskClient) -> None:
     )
     assert same_root.status_code == 400
     assert "already trust" in same_root.get_data(as_text=True)
+
+
+def test_expired_trust_list_is_refused(world: World) -> None:
+    w = world
+    o = outside_issuer()
+    expired = sign_trust_list(
+        "Northgate scheme", (), o.root, NOW - timedelta(days=40), NOW - timedelta(days=1)
+    )
+    with pytest.raises(service.TransferRefused) as excinfo:
+        service.add_trust_list(db.session, w.oakview, w.manager, expired.encode(), o.anchor, NOW)
+    db.session.rollback()
+    assert "expired on" in excinfo.value.message and count(OrgTrustList) == 0
+
+
+def test_suspended_credential_is_refused(world: World) -> None:
+    w = world
+    issued = riverside_credential(w)
+    status.suspend(db.session, issued, "Under investigation", NOW, w.other_manager)
+    db.session.commit()
+    trust_instance(w)
+    [item] = do_upload(w, issued.token.encode()).items
+    assert item.reason_code == "suspended" and item.status == "refused"
+    assert "suspended" in item.reason
+
+
+def test_cli_trust_commands(world: World, app: Flask, tmp_path: Path) -> None:
+    runner = app.test_cli_runner()
+    o = outside_issuer()
+    path = tmp_path / "trust.json"
+    path.write_text(o.trust_text, encoding="utf-8")
+    bad = runner.invoke(
+        args=["transfers", "trust-add", "--org", "oakview", str(path), "--anchor", "x" * 43]
+    )
+    assert bad.exit_code != 0 and "not signed by the root key" in bad.output
+    ok = runner.invoke(
+        args=["transfers", "trust-add", "--org", "oakview", str(path), "--anchor", o.anchor]
+    )
+    assert ok.exit_code == 0 and "added: Northgate scheme" in ok.output
+    assert runner.invoke(args=["transfers", "trust-instance", "--org", "oakview"]).exit_code == 0
+    listed = runner.invoke(args=["transfers", "trust-list", "--org", "oakview"])
+    assert o.anchor in listed.output and "instance" in listed.output
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "org_trust_list")
+    ).all()
+    assert [e.actor_label for e in events] == ["cli", "cli"]
+    assert runner.invoke(args=["transfers", "trust-list", "--org", "nope"]).exit_code != 0
