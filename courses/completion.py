@@ -27,6 +27,19 @@ def lessons_outstanding(lesson_ids: Collection[int], done_ids: Collection[int]) 
     return [lesson_id for lesson_id in lesson_ids if lesson_id not in done]
 
 
-def is_complete(lesson_ids: Collection[int], done_ids: Collection[int], quiz_passed: bool) -> bool:
-    """A module is complete when every lesson is read and the knowledge quiz is passed."""
+def is_complete(
+    lesson_ids: Collection[int],
+    done_ids: Collection[int],
+    quiz_passed: bool,
+    *,
+    observation_required: bool = False,
+    observation_complete: bool = False,
+) -> bool:
+    """A module is complete when every required part is done.
+
+    Every lesson read and the knowledge quiz passed, and, when the module requires observed
+    practice, a completed observation (competent, with every signature the module needs).
+    """
+    if observation_required and not observation_complete:
+        return False
     return quiz_passed and not lessons_outstanding(lesson_ids, done_ids)

@@ -197,6 +197,8 @@ def _to_rows(folder: ModuleFolder, now: datetime) -> CatalogueModule:
         external=spec.external.model_dump(mode="json") if spec.external else None,
         pass_mark=spec.quiz.pass_mark,
         per_outcome=spec.quiz.per_outcome,
+        max_attempts=spec.quiz.max_attempts,
+        cooling_off_hours=spec.quiz.cooling_off_hours,
         content_hash=folder.content_hash,
         loaded_at=now,
     )

@@ -52,6 +52,8 @@ class CatalogueModule(Base):
     external: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     pass_mark: Mapped[int] = mapped_column(Integer)
     per_outcome: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    cooling_off_hours: Mapped[int] = mapped_column(Integer, default=24)
     content_hash: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

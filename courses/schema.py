@@ -106,6 +106,9 @@ class ObservationSpec(Strict):
     methods: tuple[ObservationMethod, ...] = ("direct_observation",)
     guidance: str = Field(min_length=10, max_length=1500)
     criteria: tuple[Criterion, ...] = Field(min_length=2)
+    # A manager must sign the observation off (after the assessor and the learner) before the
+    # module is complete, e.g. the Care Certificate's performance criteria.
+    manager_signoff: bool = False
 
     @model_validator(mode="after")
     def _methods(self) -> ObservationSpec:

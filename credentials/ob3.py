@@ -27,9 +27,16 @@ Shape produced (fields in ``[]`` are omitted when not given; ``null`` is never e
                         "description", "criteria": {"narrative"}, ["version"], ["humanCode"],
                         ["alignment": [{"type": ["Alignment"], "targetName", "targetUrl",
                                         ["targetFramework"], ["targetCode"], ["targetType"],
-                                        ["targetDescription"]}]]},
+                                        ["targetDescription"]}]],
+                        ["resultDescription": [{"id", "type": ["ResultDescription"], "name",
+                                                "resultType", ["allowedValue"],
+                                                ["requiredValue"]}]]},
+        ["result": [{"type": ["Result"], "resultDescription": <its id>, ["status"],
+                     ["value"], ["achievedLevel"]}]],
         ["activityEndDate": "YYYY-MM-DDTHH:MM:SSZ"]
       },
+      ["evidence": [{["id"], "type": ["Evidence"], ["name"], ["description"], ["narrative"],
+                     ["genre"], ["audience"]}]],
       ["credentialStatus": {"id": "<list url>#<index>", "type": "BitstringStatusListEntry",
                             "statusPurpose": "revocation", "statusListIndex": "<index>",
                             "statusListCredential": "<list url>"}]
@@ -49,7 +56,7 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,9 +67,14 @@ __all__ = [
     "ACHIEVEMENT_TYPES",
     "OB3_CONTEXT",
     "VC2_CONTEXT",
+    "RESULT_STATUSES",
+    "RESULT_TYPES",
     "AchievementSpec",
     "Alignment",
+    "Evidence",
     "IssuerProfile",
+    "ResultDescription",
+    "SubjectResult",
     "build_credential",
     "email_matches",
     "hash_email",
@@ -121,6 +133,27 @@ ALIGNMENT_TARGET_TYPES = frozenset(
         "CTDL",
     }
 )
+#: The OB 3.0 ``ResultType`` vocabulary; values starting ``ext:`` are also allowed.
+RESULT_TYPES = frozenset(
+    {
+        "GradePointAverage",
+        "LetterGrade",
+        "Percent",
+        "PerformanceLevel",
+        "PredictedScore",
+        "RawScore",
+        "Result",
+        "RubricCriterion",
+        "RubricCriterionLevel",
+        "RubricScore",
+        "ScaledScore",
+        "Status",
+    }
+)
+#: The OB 3.0 ``ResultStatusType`` enumeration.
+RESULT_STATUSES = frozenset(
+    {"Completed", "Enrolled", "Failed", "InProgress", "OnHold", "Provisional", "Withdrew"}
+)
 _EXT_RE = re.compile(r"ext:[A-Za-z0-9.\-_|]+")
 _URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 _MAX_TEXT = 20_000
@@ -148,6 +181,45 @@ class Alignment:
 
 
 @dataclass(frozen=True)
+class ResultDescription:
+    """A kind of result the achievement can have (OB 3.0 ``ResultDescription``).
+
+    ``result_type`` "Status" means results say ``status`` (e.g. "Completed").
+    """
+
+    id: str
+    name: str
+    result_type: str = "Status"
+    allowed_values: tuple[str, ...] = ()
+    required_value: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectResult:
+    """The learner's result against one of the achievement's result descriptions."""
+
+    result_description: str  # the ResultDescription's id
+    status: str | None = None
+    value: str | None = None
+    achieved_level: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How the achievement was shown (OB 3.0 ``Evidence``): e.g. an observation of practice.
+
+    Carries a description only: never a link to, or the content of, an uploaded file.
+    """
+
+    name: str
+    narrative: str
+    description: str | None = None
+    genre: str | None = None
+    audience: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
 class AchievementSpec:
     """What was achieved (one version of one course)."""
 
@@ -159,6 +231,7 @@ class AchievementSpec:
     version: str | None = None
     human_code: str | None = None
     alignments: tuple[Alignment, ...] = ()
+    result_descriptions: tuple[ResultDescription, ...] = ()
 
 
 def hash_email(email: str, salt: str) -> str:
@@ -267,6 +340,77 @@ def _achievement(spec: AchievementSpec) -> dict[str, Any]:
         out["humanCode"] = _text(spec.human_code, "achievement.human_code", limit=100)
     if spec.alignments:
         out["alignment"] = [_alignment(a, i) for i, a in enumerate(spec.alignments)]
+    if spec.result_descriptions:
+        out["resultDescription"] = [
+            _result_description(r, i) for i, r in enumerate(spec.result_descriptions)
+        ]
+        ids = [r["id"] for r in out["resultDescription"]]
+        if len(set(ids)) != len(ids):
+            raise ValueError("result_descriptions: ids must be unique")
+    return out
+
+
+def _result_description(item: ResultDescription, index: int) -> dict[str, Any]:
+    if not isinstance(item, ResultDescription):
+        raise TypeError(f"result_descriptions[{index}] must be a ResultDescription")
+    where = f"result_descriptions[{index}]"
+    rtype = _text(item.result_type, f"{where}.result_type", limit=200)
+    if rtype not in RESULT_TYPES and not _EXT_RE.fullmatch(rtype):
+        raise ValueError(f"{where}.result_type must be an OB 3.0 ResultType or ext:...")
+    out: dict[str, Any] = {
+        "id": _uri(item.id, f"{where}.id"),
+        "type": ["ResultDescription"],
+        "name": _text(item.name, f"{where}.name", limit=500),
+        "resultType": rtype,
+    }
+    if item.allowed_values:
+        out["allowedValue"] = [
+            _text(v, f"{where}.allowed_values", limit=200) for v in item.allowed_values
+        ]
+    if item.required_value is not None:
+        out["requiredValue"] = _text(item.required_value, f"{where}.required_value", limit=200)
+    return out
+
+
+def _result(item: SubjectResult, index: int, descriptions: Mapping[str, str]) -> dict[str, Any]:
+    if not isinstance(item, SubjectResult):
+        raise TypeError(f"results[{index}] must be a SubjectResult")
+    where = f"results[{index}]"
+    ref = _uri(item.result_description, f"{where}.result_description")
+    if ref not in descriptions:
+        raise ValueError(
+            f"{where}.result_description names no result description of the achievement"
+        )
+    out: dict[str, Any] = {"type": ["Result"], "resultDescription": ref}
+    if item.status is not None:
+        if item.status not in RESULT_STATUSES:
+            raise ValueError(f"{where}.status must be one of {sorted(RESULT_STATUSES)}")
+        out["status"] = item.status
+    elif descriptions[ref] == "Status":
+        raise ValueError(f"{where}.status is required by a Status result description")
+    if item.value is not None:
+        out["value"] = _text(item.value, f"{where}.value", limit=2000)
+    if item.achieved_level is not None:
+        out["achievedLevel"] = _uri(item.achieved_level, f"{where}.achieved_level")
+    return out
+
+
+def _evidence(item: Evidence, index: int) -> dict[str, Any]:
+    if not isinstance(item, Evidence):
+        raise TypeError(f"evidence[{index}] must be an Evidence")
+    where = f"evidence[{index}]"
+    out: dict[str, Any] = {}
+    if item.id is not None:
+        out["id"] = _uri(item.id, f"{where}.id")
+    out["type"] = ["Evidence"]
+    out["name"] = _text(item.name, f"{where}.name", limit=500)
+    if item.description is not None:
+        out["description"] = _text(item.description, f"{where}.description")
+    out["narrative"] = _text(item.narrative, f"{where}.narrative")
+    if item.genre is not None:
+        out["genre"] = _text(item.genre, f"{where}.genre", limit=200)
+    if item.audience is not None:
+        out["audience"] = _text(item.audience, f"{where}.audience", limit=500)
     return out
 
 
@@ -282,6 +426,8 @@ def build_credential(
     valid_until: datetime | None,
     activity_end: datetime | None = None,
     status: Mapping[str, Any] | None = None,
+    evidence: Sequence[Evidence] = (),
+    results: Sequence[SubjectResult] = (),
 ) -> dict[str, Any]:
     """Build an unsigned ``OpenBadgeCredential`` (see the module docstring for the shape).
 
@@ -289,6 +435,10 @@ def build_credential(
     :func:`credentials.status.status_entry` (a ``BitstringStatusListEntry``). The OB 3.0 schema
     allows exactly one object, so only the revocation entry is carried; the paired suspension
     list is found through the trust list.
+
+    ``evidence`` (how competence was shown, e.g. an observation by a named assessor) becomes the
+    credential's ``evidence``; ``results`` become ``credentialSubject.result`` and must each
+    name one of the achievement's ``result_descriptions``.
 
     Datetimes must be timezone-aware; they are written in UTC with seconds precision
     (sub-seconds are truncated). Raises ``ValueError``/``TypeError`` on bad input.
@@ -329,6 +479,9 @@ def build_credential(
         ],
         "achievement": achievement_obj,
     }
+    if results:
+        kinds = {r["id"]: r["resultType"] for r in achievement_obj.get("resultDescription", [])}
+        subject["result"] = [_result(r, i, kinds) for i, r in enumerate(results)]
     if activity_end is not None:
         subject["activityEndDate"] = format_datetime(activity_end, "activity_end")
 
@@ -346,6 +499,8 @@ def build_credential(
             raise ValueError("valid_until must be later than valid_from")
         credential["validUntil"] = format_datetime(end, "valid_until")
     credential["credentialSubject"] = subject
+    if evidence:
+        credential["evidence"] = [_evidence(e, i) for i, e in enumerate(evidence)]
     if status is not None:
         credential["credentialStatus"] = _status(status)
     return credential

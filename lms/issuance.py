@@ -25,8 +25,11 @@ from courses.models import CatalogueModule
 from credentials import (
     AchievementSpec,
     Alignment,
+    Evidence,
     IssuerProfile,
+    ResultDescription,
     StatusListPair,
+    SubjectResult,
     TrustedIssuer,
     TrustedKey,
     build_credential,
@@ -157,23 +160,139 @@ def alignments_for(module: CatalogueModule, base_url: str) -> tuple[Alignment, .
     return tuple(out)
 
 
+METHOD_NAMES = {
+    "direct_observation": "direct observation",
+    "simulation": "simulation",
+    "witness_testimony": "witness testimony",
+    "professional_discussion": "professional discussion",
+    "questioning": "questioning",
+}
+AWARD_CRITERIA = (
+    "Awarded by the registered manager when every knowledge and performance criterion of all "
+    "16 standards was evidenced"
+)
+
+
+def _or_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def observation_result_id(module: CatalogueModule, base_url: str) -> str:
+    return f"{base_url}/achievements/{module.code}/v{module.version}#observed-practice"
+
+
 def achievement_for(module: CatalogueModule, base_url: str) -> AchievementSpec:
+    """The achievement of a module version; its criteria say what was really required."""
+    achievement_id = f"{base_url}/achievements/{module.code}/v{module.version}"
+    if module.delivery == "award":
+        return AchievementSpec(
+            id=achievement_id,
+            name=module.title,
+            description=module.summary,
+            criteria=AWARD_CRITERIA
+            + (
+                f" (Care Certificate {module.care_certificate['version']})."
+                if module.care_certificate
+                else "."
+            ),
+            achievement_type="Certificate",
+            version=str(module.version),
+            human_code=module.code,
+            alignments=alignments_for(module, base_url),
+        )
     lessons = len(module.lessons)
-    criteria = (
+    parts = [
         f"Read all {lessons} lessons of {module.title} (version {module.version}) and passed its "
         f"knowledge quiz with at least {module.pass_mark}% on questions drawn from every "
-        "learning outcome: " + "; ".join(o["text"] for o in module.outcomes)
-    )
+        "learning outcome: " + "; ".join(o["text"] for o in module.outcomes) + "."
+    ]
+    spec = module.observation or {}
+    results: tuple[ResultDescription, ...] = ()
+    if spec:
+        methods = [METHOD_NAMES.get(m, m) for m in spec.get("methods", ["direct_observation"])]
+        signers = "the assessor and the learner"
+        if spec.get("manager_signoff"):
+            signers = "the assessor, the learner and a manager"
+        kind = "Then" if spec.get("required", True) else "Where observed,"
+        parts.append(
+            f"{kind} an assessor in the employer's organisation observed the learner's practice "
+            f"by {_or_list(methods)}"
+            + (
+                ""
+                if spec.get("simulation_allowed")
+                else ", in real work (simulation does not count)"
+            )
+            + f", and found every one of its {len(spec.get('criteria', []))} criteria met or not "
+            f"applicable; the record was signed by {signers}."
+        )
+        results = (
+            ResultDescription(
+                id=observation_result_id(module, base_url),
+                name="Observed practice",
+                result_type="Status",
+            ),
+        )
     return AchievementSpec(
-        id=f"{base_url}/achievements/{module.code}/v{module.version}",
+        id=achievement_id,
         name=module.title,
         description=module.summary,
-        criteria=criteria,
+        criteria=" ".join(parts),
         achievement_type="CertificateOfCompletion",
         version=str(module.version),
         human_code=module.code,
         alignments=alignments_for(module, base_url),
+        result_descriptions=results,
     )
+
+
+def observation_evidence(
+    session: Session, completion: Completion, base_url: str
+) -> tuple[tuple[Evidence, ...], tuple[SubjectResult, ...]]:
+    """How competence was shown, for the credential: method, assessor name and role, date.
+
+    Only words: never the learner's e-mail, never an uploaded file or a link to one.
+    """
+    from .assess.models import METHOD_LABELS, Observation
+
+    obs = session.scalar(select(Observation).where(Observation.completion_id == completion.id))
+    module = completion.module
+    if obs is None or obs.method is None or obs.observed_on is None or not module.observation:
+        return (), ()
+    method = METHOD_LABELS.get(obs.method, obs.method)
+    when = f"{obs.observed_on.day} {obs.observed_on:%B %Y}"
+    role = obs.assessor_role or "assessor"
+    results = obs.results()
+    met = sum(1 for r in results.values() if r == "met")
+    na = sum(1 for r in results.values() if r == "na")
+    signed = ", ".join(
+        {"assessor": "assessor", "witness": "witness", "learner": "learner", "manager": "manager"}[
+            s.kind
+        ]
+        for s in obs.signatures
+    )
+    narrative = (
+        f"{method} of practice on {when} by {obs.assessor.name} ({role}). "
+        f"{met} criteria met" + (f", {na} not applicable" if na else "") + ". "
+        f"Signed by: {signed}."
+    )
+    if obs.setting:
+        narrative += f" Setting: {obs.setting}."
+    evidence = Evidence(
+        id=f"urn:uuid:{uuid.uuid4()}",
+        name=f"Observed practice: {module.title}",
+        description=f"Assessed by {method.lower()} on {obs.observed_on.isoformat()}; "
+        f"assessor {obs.assessor.name}, {role}.",
+        narrative=narrative,
+        genre=method,
+        audience="Employers and regulators checking this worker's competence",
+    )
+    result = SubjectResult(
+        result_description=observation_result_id(module, base_url),
+        status="Completed",
+        value=f"Competent: {method.lower()}, {obs.observed_on.isoformat()}, "
+        f"assessed by {obs.assessor.name} ({role})",
+    )
+    return (evidence,), (result,)
 
 
 def short_id_for(credential_id: str) -> str:
@@ -205,6 +324,7 @@ def issue_for_completion(
     user = session.get_one(User, completion.user_id)
     module = completion.module
     key_row, private = issuer_key(session, ctx, org, now)
+    evidence, results = observation_evidence(session, completion, ctx.base_url)
     for attempt in range(SLOT_ATTEMPTS):
         slot = status.allocate(session, org, _slot_rng, now)
         credential_id = f"urn:uuid:{uuid.uuid4()}"
@@ -219,6 +339,8 @@ def issue_for_completion(
             valid_from=now,
             valid_until=completion.valid_until,
             activity_end=completion.completed_at,
+            evidence=evidence,
+            results=results,
             status=status_entry(
                 status.list_url(ctx.base_url, org, "revocation", slot.number), slot.index
             ),

@@ -14,19 +14,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from courses.completion import is_complete, lessons_outstanding, valid_until
+from courses.completion import lessons_outstanding
 from courses.errors import ModuleNotFound
 from courses.models import CatalogueModule, Lesson, Question
 from courses.quiz import Marking, draw_questions, mark, parse_answers
 
 from .errors import Conflict, LessonsOutstanding, NotFound
-from .issuance import IssuanceContext, issue_for_completion
+from .issuance import IssuanceContext
 from .models import (
     AttemptStatus,
     Completion,
-    CompletionSource,
-    DeliveredBy,
-    DeliveryMode,
     Enrolment,
     IssuedCredential,
     LessonProgress,
@@ -316,24 +313,19 @@ def submit_attempt(
     if closed.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
     session.refresh(attempt)
-    completion = credential = None
-    done = done_lesson_ids(session, user_id, module)
-    if is_complete([lesson.id for lesson in module.lessons], done, marking.passed):
-        completion = Completion(
-            user_id=user_id,
-            org_id=attempt.org_id,
-            module_id=module.id,
-            attempt_id=attempt.id,
-            completed_at=now,
-            valid_until=valid_until(now, module.refresh_months),
-            source=CompletionSource.COURSE.value,
-            delivered_by=DeliveredBy.IN_HOUSE.value,
-            delivery_mode=DeliveryMode.E_LEARNING.value,
-            care_certificate_version=(module.care_certificate or {}).get("version"),
-        )
-        session.add(completion)
-        session.flush()
-        credential = issue_for_completion(session, ctx, completion, now)
+    from .completing import complete_if_ready  # completing builds on this module's models
+    from .models import User
+
+    completion, credential = complete_if_ready(
+        session,
+        ctx,
+        user_id,
+        attempt.org_id,
+        module,
+        now,
+        attempt,
+        actor=session.get(User, user_id),
+    )
     return SubmitResult(attempt, marking, questions, completion, credential)
 
 

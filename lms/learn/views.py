@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import (
     Blueprint,
     current_app,
@@ -16,12 +19,18 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import learning
+from courses.errors import InvalidAnswers
+from courses.models import CatalogueModule, Question
+from courses.quiz import OrderIncomplete
+
+from .. import learning, quiz_limits
 from ..extensions import db
 from ..issuance import IssuanceContext
+from ..models import QuizAttempt
 
 bp = Blueprint("learn", __name__)
 
@@ -34,6 +43,27 @@ def now() -> datetime:
 
 def issuance_context() -> IssuanceContext:
     return IssuanceContext.from_config(current_app.config)
+
+
+UK = ZoneInfo("Europe/London")
+# Refusals of a submission that are logged and audited (the answers are not saved).
+REFUSALS = (InvalidAnswers, learning.AttemptExpired, learning.AlreadySubmitted)
+
+
+def when(moment: datetime) -> str:
+    """A moment in UK time, in the learner's language."""
+    return format_datetime(moment, "d MMMM y, HH:mm", tzinfo=UK, locale=str(get_locale()))
+
+
+def quiz_items(attempt: QuizAttempt, questions: Sequence[Question]) -> list[learning.QuizItem]:
+    return learning.quiz_items(attempt, questions, current_app.config["SECRET_KEY"])
+
+
+def _refused(attempt_id: int, err: Exception) -> None:
+    """Keep a record of a refused submission: the refused work is rolled back first."""
+    db.session.rollback()
+    if learning.record_refusal(db.session, current_user.id, attempt_id, err, now()):
+        db.session.commit()
 
 
 @bp.route("/")
@@ -86,10 +116,33 @@ def lesson_done(code: str, position: int) -> ResponseReturnValue:
 def quiz(code: str) -> ResponseReturnValue:
     enrolment = learning.enrolment_for(db.session, current_user.id, code)
     mod = learning.current_module(db.session, code)
-    attempt = learning.open_attempt(db.session, current_user.id, enrolment, mod, _rng, now())
+    try:
+        attempt = learning.open_attempt(db.session, current_user.id, enrolment, mod, _rng, now())
+    except learning.QuizLocked as locked:
+        db.session.rollback()
+        return render_template(
+            "learn/quiz.html", module=mod, locked=locked, opens_at=when(locked.opens_at)
+        ), 409
     db.session.commit()
-    questions = learning.attempt_questions(mod, attempt)
-    return render_template("learn/quiz.html", module=mod, attempt=attempt, questions=questions)
+    return _quiz_page(mod, attempt)
+
+
+def _quiz_page(
+    mod: CatalogueModule,
+    attempt: QuizAttempt,
+    chosen: Mapping[str, Sequence[str]] | None = None,
+    problem: OrderIncomplete | None = None,
+) -> ResponseReturnValue:
+    items = quiz_items(attempt, learning.attempt_questions(mod, attempt))
+    page = render_template(
+        "learn/quiz.html",
+        module=mod,
+        attempt=attempt,
+        items=items,
+        chosen=chosen or {},
+        problem=problem,
+    )
+    return page, (400 if problem else 200)
 
 
 @bp.route("/learn/<code>/quiz/<int:attempt_id>", methods=["POST"])
@@ -98,9 +151,19 @@ def submit_quiz(code: str, attempt_id: int) -> ResponseReturnValue:
     if request.is_json:
         return _submit_json(attempt_id)
     form = {key: request.form.getlist(key) for key in request.form if key != "csrf_token"}
-    result = learning.submit_attempt(
-        db.session, issuance_context(), current_user.id, attempt_id, form, now()
-    )
+    try:
+        result = learning.submit_attempt(
+            db.session, issuance_context(), current_user.id, attempt_id, form, now()
+        )
+    except OrderIncomplete as slip:
+        # The learner left an ordering question part-done: show the page again with every
+        # answer they gave, and say which question to finish. Nothing was recorded.
+        db.session.rollback()
+        attempt = learning.get_attempt(db.session, current_user.id, attempt_id)
+        return _quiz_page(attempt.module, attempt, form, slip)
+    except REFUSALS as err:
+        _refused(attempt_id, err)
+        raise
     db.session.commit()
     return redirect(url_for("learn.quiz_result", code=code, attempt_id=result.attempt.id))
 
@@ -126,9 +189,13 @@ def _submit_json(attempt_id: int) -> ResponseReturnValue:
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             return jsonify(error="bad_request", message="Each answer is a list of option ids."), 400
         form[str(name)] = values
-    result = learning.submit_attempt(
-        db.session, issuance_context(), current_user.id, attempt_id, form, now(), key
-    )
+    try:
+        result = learning.submit_attempt(
+            db.session, issuance_context(), current_user.id, attempt_id, form, now(), key
+        )
+    except REFUSALS as err:
+        _refused(attempt_id, err)
+        raise
     db.session.commit()
     return jsonify(_result_json(result))
 
@@ -155,9 +222,13 @@ def offline_bundle(code: str) -> ResponseReturnValue:
     attempt drawn now (never the answers). Submitting still needs every lesson read."""
     enrolment = learning.enrolment_for(db.session, current_user.id, code)
     mod = learning.current_module(db.session, code)
-    attempt = learning.open_attempt(
-        db.session, current_user.id, enrolment, mod, _rng, now(), require_lessons=False
-    )
+    try:
+        attempt: QuizAttempt | None = learning.open_attempt(
+            db.session, current_user.id, enrolment, mod, _rng, now(), require_lessons=False
+        )
+    except learning.QuizLocked:
+        db.session.rollback()  # no quiz to take until it opens again: lessons only
+        attempt = None
     db.session.commit()
     done = learning.done_lesson_ids(db.session, current_user.id, mod)
     return jsonify(
@@ -175,20 +246,31 @@ def offline_bundle(code: str) -> ResponseReturnValue:
             }
             for lesson in mod.lessons
         ],
-        quiz={
-            "attempt_id": attempt.id,
-            "submit_url": url_for("learn.submit_quiz", code=mod.code, attempt_id=attempt.id),
-            "questions": [
-                {
-                    "id": q.id,
-                    "type": q.type,
-                    "prompt": q.prompt,
-                    "options": [{"id": o["id"], "text": o["text"]} for o in q.options],
-                }
-                for q in learning.attempt_questions(mod, attempt)
-            ],
-        },
+        quiz=None if attempt is None else _bundle_quiz(mod, attempt),
     )
+
+
+def _bundle_quiz(mod: CatalogueModule, attempt: QuizAttempt) -> dict[str, object]:
+    """The attempt's questions as the page shows them (ordering steps shuffled), never the
+    answers, with the words the phone needs to show an ordering question."""
+    return {
+        "attempt_id": attempt.id,
+        "submit_url": url_for("learn.submit_quiz", code=mod.code, attempt_id=attempt.id),
+        "questions": [
+            {
+                "id": item.question.id,
+                "type": item.question.type,
+                "prompt": item.question.prompt,
+                "options": [{"id": o["id"], "text": o["text"]} for o in item.options],
+            }
+            for item in quiz_items(attempt, learning.attempt_questions(mod, attempt))
+        ],
+        "words": {
+            "ordering": _("put them in order: 1 is first"),
+            "position": _("position"),
+            "order_problem": _("Give each step a different position, or leave them all blank."),
+        },
+    }
 
 
 @bp.route("/learn/offline.json")
@@ -234,11 +316,16 @@ def quiz_result(code: str, attempt_id: int) -> ResponseReturnValue:
     credential = None
     if completion is not None and completion.attempt_id == attempt.id:
         credential = learning.credential_for(db.session, completion)
+    opens_at = None
+    if not marking.passed:
+        lock = quiz_limits.lock_for(db.session, current_user.id, attempt.org_id, mod, now())
+        opens_at = when(lock.opens_at) if lock.opens_at else None
     return render_template(
         "learn/result.html",
         module=mod,
         attempt=attempt,
         marking=marking,
-        questions=questions,
+        feedback=learning.outcome_feedback(mod, marking),
         credential=credential,
+        opens_at=opens_at,
     )

@@ -9,12 +9,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import audit, status
+from .. import audit, quiz_limits, status
 from ..authz import managed_organisation, managed_organisations
 from ..errors import NotFound
 from ..extensions import db
 from ..models import IssuedCredential, Membership, User
 from .forms import StatusChangeForm
+from .quiz_reset_form import QuizResetForm
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -95,4 +96,33 @@ def audit_history(slug: str, user_id: int) -> ResponseReturnValue:
         body,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- quiz resets (quiz engine) ---------------------------------------------------------------
+
+
+@bp.route("/<slug>/quiz-resets", methods=["GET", "POST"])
+@login_required
+def quiz_resets(slug: str) -> ResponseReturnValue:
+    """Learners who failed a quiz too many times in a row; a manager can let them try now."""
+    org = managed_organisation(db.session, current_user, slug)
+    now = datetime.now(UTC)
+    form = QuizResetForm()
+    if form.validate_on_submit():
+        reset = quiz_limits.reset_attempts(
+            db.session,
+            current_user,
+            org,
+            int(form.user_id.data or 0),
+            form.module_code.data or "",
+            form.reason.data or "",
+            now,
+        )
+        db.session.commit()
+        flash(f"{reset.user.name} can take the {reset.module_code} quiz again now.")
+        return redirect(url_for("manage.quiz_resets", slug=slug))
+    locked = quiz_limits.locked_learners(db.session, org, now)
+    return render_template("manage/quiz_resets.html", org=org, locked=locked, form=form), (
+        400 if form.errors else 200
     )

@@ -12,7 +12,9 @@
  *   <html data-offline-ready="true">.
  * - Quiz (form[data-quiz]): with JavaScript the answers always go through the queue: saved in
  *   IndexedDB first, then sent at once when online ("Saved on this phone..." when they cannot
- *   be). Without JavaScript the form posts as before.
+ *   be). Without JavaScript the form posts as before. An ordering question (fieldset.ordering,
+ *   a position select per step, named q<id>-<option>) must have every step placed once, or none:
+ *   otherwise nothing is saved and the question says so (form's data-msg-order).
  * - Lessons (form[data-lesson-done]): offline, "I have read this" is queued and the next page
  *   opens from the cache. Online it posts as before; sw.js queues it if that post fails.
  * - Sync: on page load, on the "online" event, and by Background Sync where the browser has it
@@ -22,7 +24,8 @@
  *   of <main>. Every word shown comes from data-msg-* attributes the templates translate.
  *
  * Queue items (IndexedDB "carecred-offline", store "queue", written by sw.js):
- *   {id, kind: "quiz", user, module, attempt_id, submit_url, answers: {"q12": ["b"]},
+ *   {id, kind: "quiz", user, module, attempt_id, submit_url,
+ *    answers: {"q12": ["b"], "q13-a": ["2"], "q13-b": ["1"], ...},
  *    submission_key, lesson_done_urls_pending: [...], queued_at}
  *   {id, kind: "lesson", user, module, url, queued_at}
  */
@@ -162,15 +165,50 @@ function queuedMessage(form, focus) {
 
 // ---- forms ----------------------------------------------------------------------------------
 
+/** The first ordering question placed part-way or with two steps in one place, or null. */
+function unfinishedOrder(form) {
+  for (const old of form.querySelectorAll('.order-problem')) old.remove();
+  for (const fieldset of form.querySelectorAll('fieldset.ordering')) {
+    const values = Array.from(fieldset.querySelectorAll('select'), (s) => s.value);
+    const placed = values.filter(Boolean);
+    if (placed.length && (placed.length < values.length || new Set(placed).size < placed.length)) {
+      return fieldset;
+    }
+  }
+  return null;
+}
+
+function showOrderProblem(form, fieldset) {
+  const p = document.createElement('p');
+  p.className = 'error order-problem';
+  p.id = `${fieldset.id || 'order'}-problem`;
+  p.setAttribute('role', 'alert');
+  p.textContent = form.dataset.msgOrder || '';
+  fieldset.querySelector('legend').after(p);
+  const first = fieldset.querySelector('select');
+  if (first) {
+    first.setAttribute('aria-describedby', p.id);
+    first.focus();
+  }
+}
+
 function quizForm(form) {
   let busy = false;
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (busy) return;
+    const unfinished = unfinishedOrder(form);
+    if (unfinished) {
+      showOrderProblem(form, unfinished);
+      return;
+    }
     busy = true;
     const answers = {};
     for (const input of form.querySelectorAll('input[name^="q"]:checked')) {
       (answers[input.name] = answers[input.name] || []).push(input.value);
+    }
+    for (const select of form.querySelectorAll('select[name^="q"]')) {
+      if (select.value) answers[select.name] = [select.value];
     }
     const item = {
       kind: 'quiz',
@@ -225,8 +263,14 @@ function prefill(state) {
   if (!form) return;
   const saved = state.quizzes.find((q) => q.attempt_id === Number(form.dataset.attempt));
   if (!saved) return;
-  if (!form.querySelector('input[name^="q"]:checked')) {
+  const answered = Array.from(form.querySelectorAll('select[name^="q"]')).some((s) => s.value);
+  if (!answered && !form.querySelector('input[name^="q"]:checked')) {
     for (const [name, values] of Object.entries(saved.answers)) {
+      const select = document.getElementById(name);
+      if (select && select.tagName === 'SELECT') {
+        select.value = values[0] || '';
+        continue;
+      }
       for (const value of values) {
         const input = document.getElementById(`${name}-${value}`);
         if (input) input.checked = true;

@@ -265,23 +265,37 @@ async function offlineQuizPage(code) {
   const end = shell.lastIndexOf('</main>');
   if (!words || start <= 0 || end < start) return null;
   const title = esc(bundle.title);
+  const quizWords = bundle.quiz.words || {};
   const questions = bundle.quiz.questions
     .map((q, i) => {
       const type = q.type === 'multiple' ? 'checkbox' : 'radio';
+      const ordering = q.type === 'ordering';
       const options = q.options
         .map((o) => {
           const id = esc(`q${q.id}-${o.id}`);
+          if (ordering) {
+            // a position select per step, as the server's page has (steps already shuffled)
+            const places = q.options.map((_, n) => `<option value="${n + 1}">${n + 1}</option>`);
+            return (
+              `<div class="order-step"><label for="${id}"><span lang="en">${esc(o.text)}</span>` +
+              `<span class="vh"> (${esc(quizWords.position || '')})</span></label>` +
+              `<select name="${id}" id="${id}"><option value="">–</option>${places.join('')}` +
+              `</select></div>`
+            );
+          }
           return (
             `<label class="option" for="${id}"><input type="${type}" name="q${q.id}" ` +
             `id="${id}" value="${esc(o.id)}"> <span lang="en">${esc(o.text)}</span></label>`
           );
         })
         .join('');
-      const multiple = q.type === 'multiple' ? ` <em>(${words.multiple})</em>` : '';
+      let hint = q.type === 'multiple' ? ` <em>(${words.multiple})</em>` : '';
+      if (ordering) hint = ` <em>(${esc(quizWords.ordering || '')})</em>`;
       return (
-        `<fieldset class="question"><legend><span class="qnum">` +
+        `<fieldset class="question${ordering ? ' ordering' : ''}" id="q${esc(q.id)}">` +
+        `<legend><span class="qnum">` +
         `${fill(words.question, { n: i + 1 })}</span> <span lang="en">${esc(q.prompt)}</span>` +
-        `${multiple}</legend>${options}</fieldset>`
+        `${hint}</legend>${options}</fieldset>`
       );
     })
     .join('');
@@ -290,6 +304,7 @@ async function offlineQuizPage(code) {
     `<h1>${words.quiz}: <span lang="en">${title}</span></h1><p>${intro}</p>` +
     `<form method="post" action="${esc(bundle.quiz.submit_url)}" class="stack" data-quiz ` +
     `data-offline-copy data-attempt="${esc(bundle.quiz.attempt_id)}" ` +
+    `data-msg-order="${esc(quizWords.order_problem || '')}" ` +
     `data-module="${esc(bundle.code)}">${questions}` +
     `<button type="submit" class="button">${words.send}</button></form>`;
   const head = shell.slice(0, start).replace(/<title>([^<]*)<\/title>/, (whole, text) => {
