@@ -6,8 +6,6 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from .invitations import MIN_PASSWORD_LENGTH
-
 
 class UploadForm(FlaskForm):
     file = FileField(
@@ -31,13 +29,8 @@ class SetPasswordForm(FlaskForm):
         _l("New password"),
         validators=[
             DataRequired(_l("Choose a password.")),
-            Length(max=256, message=_l("Use at most %(max)d characters.")),
-            Length(
-                min=MIN_PASSWORD_LENGTH,
-                message=_l(
-                    "Use at least %(min)d characters. Three random words make a good password."
-                ),
-            ),
+            # Length and the other rules: lms.accounts.check_password_policy, in the service.
+            Length(max=1024, message=_l("Use at most %(max)d characters.")),
         ],
     )
     confirm = PasswordField(

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from .. import accounts
 from ..errors import ServiceError
 from ..mail import Link, Mailer, MailError, Message, compose
 from ..models import Organisation, User
@@ -26,7 +27,6 @@ from .importer import INVITED_HASH_PREFIX
 
 SALT = "carecred.staff.set-password"
 MAX_AGE_SECONDS = 7 * 24 * 60 * 60
-MIN_PASSWORD_LENGTH = 10
 
 
 class InvalidInvitation(ServiceError):
@@ -80,12 +80,19 @@ def user_for_token(session: Session, token: str, secret_key: str, now: datetime)
 
 
 def set_password(
-    session: Session, hasher: PasswordHasher, user: User, password: str, now: datetime
+    session: Session,
+    hasher: PasswordHasher,
+    user: User,
+    password: str,
+    now: datetime,
+    *,
+    secret: str = "",
 ) -> None:
-    """Set the first password and open the account (caller commits)."""
+    """Set the first password (the NCSC rules of lms.accounts; raises PasswordRejected) and
+    open the account. Audited by lms.accounts as "account.password_set". Caller commits."""
     if not is_invited(user):
         raise InvalidInvitation("This account already has a password. Log in instead.")
-    user.password_hash = hasher.hash(password)
+    accounts.set_password(session, hasher, user, password, now, secret=secret)
     user.active = True
     session.flush()
 

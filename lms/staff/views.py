@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
+from ..accounts import PasswordRejected
 from ..authz import managed_organisation
 from ..errors import NotFound
 from ..extensions import db, limiter
@@ -212,17 +213,23 @@ def set_password(token: str) -> ResponseReturnValue:
     user = invitations.user_for_token(db.session, token, current_app.config["SECRET_KEY"], now)
     form = SetPasswordForm()
     if form.validate_on_submit():
-        invitations.set_password(
-            db.session,
-            current_app.extensions["password_hasher"],
-            user,
-            form.password.data or "",
-            now,
-        )
-        db.session.commit()
-        login_user(user)
-        flash(_("Your password is set. Welcome to CareCred."))
-        return redirect(url_for("learn.home"))
+        try:
+            invitations.set_password(
+                db.session,
+                current_app.extensions["password_hasher"],
+                user,
+                form.password.data or "",
+                now,
+                secret=current_app.config["SECRET_KEY"],
+            )
+        except PasswordRejected as rejected:
+            db.session.rollback()
+            form.password.errors = list(rejected.problems)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(_("Your password is set. Welcome to CareCred."))
+            return redirect(url_for("learn.home"))
     return (
         render_template("staff/set_password.html", form=form, user=user),
         400 if form.errors else 200,

@@ -444,7 +444,7 @@ def test_preview_then_confirm_imports_everyone_and_invites_new_people(
     learner = mail_app.test_client()
     assert "Hello Amira Okafor" in learner.get(link.group(1)).get_data(as_text=True)
     short = learner.post(link.group(1), data={"password": "short", "confirm": "short"})
-    assert short.status_code == 400 and "at least 10 characters" in short.get_data(as_text=True)
+    assert short.status_code == 400 and "at least 12 characters" in short.get_data(as_text=True)
     done = learner.post(
         link.group(1), data={"password": "three random words", "confirm": "three random words"}
     )
