@@ -1070,3 +1070,43 @@ def test_cli_trust_commands(world: World, app: Flask, tmp_path: Path) -> None:
     ).all()
     assert [e.actor_label for e in events] == ["cli", "cli"]
     assert runner.invoke(args=["transfers", "trust-list", "--org", "nope"]).exit_code != 0
+
+
+def test_demo_seed_gives_a_transfer_to_accept_and_is_idempotent(
+    app: Flask, demo: dict[str, str], client: FlaskClient
+) -> None:
+    from lms.transfers import demo as transfers_demo
+
+    ctx = IssuanceContext.from_config(app.config)
+    oakview = db.session.scalars(select(Organisation).where(Organisation.slug == "oakview")).one()
+    users = {
+        role: db.session.scalars(select(User).where(User.email == email)).one()
+        for role, email in (
+            (Role.LEARNER, "learner@example.com"),
+            (Role.MANAGER, "manager@example.com"),
+        )
+    }
+    for _ in range(2):
+        transfers_demo.seed(db.session, ctx, oakview, users, datetime.now(UTC))  # type: ignore[arg-type]
+        db.session.commit()
+    riverside = db.session.scalars(select(Organisation).where(Organisation.slug == "riverside"))
+    assert len(riverside.all()) == 1
+    assert count(OrgTrustList) == 1
+    learner = users[Role.LEARNER]
+    passport = status.passport(db.session, ctx, learner, datetime.now(UTC))
+    db.session.commit()
+
+    client.post(
+        "/auth/login",
+        data={"email": "manager@example.com", "password": demo["manager@example.com"]},
+    )
+    response = client.post(
+        "/manage/oakview/transfers/new",
+        data={"worker": str(learner.id), "file": (io.BytesIO(passport.encode()), "passport.json")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    review = db.session.scalars(select(TransferReview)).one()
+    by_issuer = {i.issuer_name: i for i in review.items}
+    assert by_issuer["Riverside Homecare"].acceptable, by_issuer["Riverside Homecare"].checks
+    assert "not_ours" in failed(by_issuer["Oakview Care"])
