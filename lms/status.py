@@ -91,12 +91,22 @@ def _used(session: Session, org_id: int, number: int) -> int:
     )
 
 
+def _serialise(session: Session) -> None:
+    """Take the audit chain's transaction lock now (PostgreSQL), before any status-list row."""
+    audit._lock_chain(session)
+
+
 def allocate(session: Session, org: Organisation, rng: random.Random, now: datetime) -> Slot:
     """A random free index in the issuer's current list pair (creating a pair when needed).
 
-    The unique constraint on (org, list number, index) is the final guard against two issuances
-    picking the same slot at once; `lms.issuance` retries on that conflict.
+    Concurrency: on PostgreSQL the caller's transaction first takes the audit chain's lock
+    (every issuance is audited anyway, so this only moves that lock earlier). Issuances then
+    run one after another until each commits: two cannot both open list pair n+1, or both pick
+    one index, and the lock order (chain lock, then rows) is the same for every audited writer,
+    so they cannot deadlock. The unique constraint on (org, list number, index) stays the final
+    guard (and SQLite's single writer the equivalent); `lms.issuance` retries on that conflict.
     """
+    _serialise(session)
     number = session.scalar(select(func.max(StatusList.number)).where(StatusList.org_id == org.id))
     if number is None or _used(session, org.id, number) >= FILL_LIMIT:
         number = (number or 0) + 1
@@ -115,14 +125,19 @@ def allocate(session: Session, org: Organisation, rng: random.Random, now: datet
     raise Conflict("Could not find a free status-list entry; try again.")  # pragma: no cover
 
 
-def _list(session: Session, org_id: int, purpose: StatusPurpose, number: int) -> StatusList:
-    row = session.scalar(
-        select(StatusList).where(
-            StatusList.org_id == org_id,
-            StatusList.purpose == purpose.value,
-            StatusList.number == number,
-        )
+def _list(
+    session: Session, org_id: int, purpose: StatusPurpose, number: int, *, lock: bool = False
+) -> StatusList:
+    query = select(StatusList).where(
+        StatusList.org_id == org_id,
+        StatusList.purpose == purpose.value,
+        StatusList.number == number,
     )
+    # Changing a bit rewrites the whole list: lock the row so two revocations at once cannot
+    # each write back the list without the other's bit (a lost update).
+    if lock:  # and read the bits as committed by whoever held the lock before us
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = session.scalar(query)
     if row is None:
         raise NotFound("That status list does not exist.")
     return row
@@ -133,7 +148,8 @@ def _set(
 ) -> None:
     if cred.status_list_number is None or cred.status_index is None:
         raise Conflict("This credential was issued without a status entry; it cannot be revoked.")
-    row = _list(session, cred.org_id, purpose, cred.status_list_number)
+    _serialise(session)
+    row = _list(session, cred.org_id, purpose, cred.status_list_number, lock=True)
     row.bits = _with_bit(row.bits, cred.status_index, value)
     row.updated_at = now
 
