@@ -101,6 +101,13 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     if isinstance(url, str) and url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship.
         out["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if str(out.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        # Fail fast (then 503) rather than hang when the database host is unreachable.
+        out["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+            "connect_args": {"connect_timeout": 5},
+        }
     return out
 
 

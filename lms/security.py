@@ -9,6 +9,7 @@
 - With secure cookies (`LMS_SESSION_COOKIE_SECURE`, on by default in production) the session
   cookie is named `__Host-carecred`: browsers then accept it only over HTTPS, for this host,
   path /, which stops a sibling sub-domain from planting one. The remember-me cookie follows.
+- A database that is down or restarting gives a 503 page with Retry-After, not a 500.
 - `LMS_PROXY_FIX_X_FOR` / `_X_PROTO` / `_X_HOST`: how many proxies in front set each
   X-Forwarded-* header. 0 (the default) trusts none, which is right with no proxy: a client
   could otherwise forge its address and escape the per-address rate limits.
@@ -16,9 +17,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import contextlib
+import logging
+
+from flask import Flask, Response, make_response, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+log = logging.getLogger(__name__)
 
 CSP = "; ".join(
     [
@@ -51,6 +59,29 @@ def init_security(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"], x_host=hops["host"]
         )
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(err: OperationalError) -> ResponseReturnValue:
+        """The database is down or restarting: 503 at once, never a hang, nothing half-saved.
+
+        With pool_pre_ping the next request after it is back gets a fresh connection, so the
+        app recovers by itself.
+        """
+        from .errors import _render
+        from .extensions import db
+
+        with contextlib.suppress(Exception):  # the connection is gone: nothing to roll back
+            db.session.rollback()
+        log.warning("database unavailable: %s", str(err.orig).strip()[:200])
+        response = make_response(
+            _render(
+                503,
+                "Service briefly unavailable",
+                "We could not reach the database, so nothing was saved. Try again in a minute.",
+            )
+        )
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -114,3 +114,22 @@ def status_list(slug: str, purpose: str, number: int) -> ResponseReturnValue:
     token = signed_list(db.session, ctx, org, StatusPurpose(purpose), number, datetime.now(UTC))
     db.session.commit()  # the issuer key, if this was its first use
     return _cached(Response(token, mimetype="application/vc+jwt"), seconds=300)
+
+
+@bp.route("/healthz")
+@limiter.exempt
+def healthz() -> ResponseReturnValue:
+    """For the load balancer: 200 when this process can reach the database, else 503."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        response = jsonify(status="unavailable", database="unreachable")
+        response.status_code = 503
+    else:
+        response = jsonify(status="ok", database="ok")
+    response.headers["Cache-Control"] = "no-store"
+    return response

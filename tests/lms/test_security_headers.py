@@ -162,3 +162,31 @@ def test_no_template_has_inline_script_or_style() -> None:
             for match in pattern.finditer(text):
                 bad.append(f"{path.relative_to(TEMPLATES)}: {match.group(0).strip()}")
     assert bad == []
+
+
+def test_healthz_checks_the_database(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_database_down_is_a_quick_503_not_a_hang(tmp_path: Path) -> None:
+    from tests.conftest import base_config
+
+    app = create_app(
+        {
+            **base_config(tmp_path),
+            # Nothing listens on port 1: connections are refused at once.
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+        }
+    )
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json["database"] == "unreachable"
+    page = client.post("/auth/login", data={"email": "a@example.com", "password": "whatever pw"})
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == "30"
+    assert "nothing was saved" in page.text
+    with app.app_context():
+        db.engine.dispose()
