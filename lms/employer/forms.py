@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import calendar
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from courses.frameworks import CWP_ROLE_CATEGORIES
@@ -14,11 +16,24 @@ from ..models import RecertMode
 from .service import EXPIRING_CHOICES, RECERT_LABELS
 
 REFRESH_CHOICES = [
-    ("default", "Use the module's own refresh interval"),
-    ("never", "Does not expire"),
-    ("custom", "Our own interval (months, below)"),
+    SelectChoice("default", "Use the module's own refresh interval"),
+    SelectChoice("never", "Does not expire"),
+    SelectChoice("custom", "Our own interval (months, below)"),
 ]
-MONTH_CHOICES = [(0, "Not a fixed date")] + [(i, calendar.month_name[i]) for i in range(1, 13)]
+
+
+def _custom_needs_months(form: Any, valid: bool, what: str) -> bool:
+    """An empty optional field stops its own validators, so this check runs on the form."""
+    if form.refresh.data == "custom" and form.refresh_months.data is None:
+        if not form.refresh_months.errors:
+            form.refresh_months.errors = [f"Give {what} in months, or choose another option."]
+        return False
+    return valid
+
+
+MONTH_CHOICES = [SelectChoice(0, "Not a fixed date")] + [
+    SelectChoice(i, calendar.month_name[i]) for i in range(1, 13)
+]
 
 
 class JobRoleForm(FlaskForm):
@@ -31,7 +46,7 @@ class JobRoleForm(FlaskForm):
     )
     cwp_category = SelectField(
         "Care Workforce Pathway role category",
-        choices=[(k, v) for k, v in CWP_ROLE_CATEGORIES.items()],
+        choices=[SelectChoice(k, v) for k, v in CWP_ROLE_CATEGORIES.items()],
         validate_choice=True,
     )
 
@@ -47,7 +62,7 @@ class RequirementForm(FlaskForm):
     )
     recert_mode = SelectField(
         "How the next expiry is worked out",
-        choices=[(m.value, RECERT_LABELS[m.value]) for m in RecertMode],
+        choices=[SelectChoice(m.value, RECERT_LABELS[m.value]) for m in RecertMode],
         default=RecertMode.COMPLETION_DATE.value,
     )
     window_days = IntegerField(
@@ -67,9 +82,8 @@ class RequirementForm(FlaskForm):
         validators=[Optional(), NumberRange(0, 24, "Give 0 to 24 months.")],
     )
 
-    def validate_refresh_months(self, field: IntegerField) -> None:
-        if self.refresh.data == "custom" and field.data is None:
-            raise ValueError("Give our own interval in months, or choose another option.")
+    def validate(self, extra_validators: Any = None) -> bool:
+        return _custom_needs_months(self, super().validate(extra_validators), "our own interval")
 
 
 class PaNeedForm(FlaskForm):
@@ -80,15 +94,14 @@ class PaNeedForm(FlaskForm):
         validators=[Optional(), NumberRange(1, 120, "Give 1 to 120 months.")],
     )
 
-    def validate_refresh_months(self, field: IntegerField) -> None:
-        if self.refresh.data == "custom" and field.data is None:
-            raise ValueError("Give the number of months, or choose another option.")
+    def validate(self, extra_validators: Any = None) -> bool:
+        return _custom_needs_months(self, super().validate(extra_validators), "the number")
 
 
 class SettingsForm(FlaskForm):
     expiring_days = SelectField(
         'Show training as "expiring soon" this many days before it expires',
-        choices=[(d, f"{d} days") for d in EXPIRING_CHOICES],
+        choices=[SelectChoice(d, f"{d} days") for d in EXPIRING_CHOICES],
         coerce=int,
         validate_choice=True,
     )

@@ -604,7 +604,7 @@ def ascwds_rows(session: Session, org_id: int, now: datetime | None = None) -> l
         .order_by(Completion.user_id, CatalogueModule.code, Completion.completed_at, Completion.id)
     )
     grouped: dict[tuple[int, str], list[tuple[Completion, CatalogueModule]]] = {}
-    for completion, module in session.execute(q).tuples():
+    for completion, module in session.execute(q):
         if completion.user_id in workers and completion.id not in withdrawn:
             grouped.setdefault((completion.user_id, module.code), []).append((completion, module))
     rows: list[AscwdsRow] = []

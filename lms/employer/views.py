@@ -14,6 +14,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from courses.frameworks import CWP_ROLE_CATEGORIES
 from courses.recert import Status
@@ -50,8 +51,10 @@ def _int_arg(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _module_choices() -> list[tuple[str, str]]:
-    return [(m.code, f"{m.title} ({m.code})") for m in service.current_modules(db.session)]
+def _module_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(m.code, f"{m.title} ({m.code})") for m in service.current_modules(db.session)
+    ]
 
 
 def _is_individual(org: Organisation) -> bool:
