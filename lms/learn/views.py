@@ -266,7 +266,7 @@ def _bundle_quiz(mod: CatalogueModule, attempt: QuizAttempt) -> dict[str, object
             for item in quiz_items(attempt, learning.attempt_questions(mod, attempt))
         ],
         "words": {
-            "ordering": _("put them in order: 1 is first"),
+            "ordering": _("1 is the first step"),
             "position": _("position"),
             "order_problem": _("Give each step a different position, or leave them all blank."),
         },
