@@ -77,11 +77,33 @@ def _free_port() -> int:
     raise RuntimeError("no free port in 5500-5509 for the test SMTP server")
 
 
+def _authenticator(user: str, password: str) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == user.encode()
+            and data.password == password.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
 @contextmanager
-def smtp_server() -> Iterator[Sink]:
+def smtp_server(login: tuple[str, str] | None = None) -> Iterator[Sink]:
+    """The server; with `login`, it requires AUTH with that user and password (no TLS here)."""
     sink = Sink()
     sink.port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    extra: dict[str, Any] = {}
+    if login is not None:
+        extra = {
+            "authenticator": _authenticator(*login),
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **extra)
     controller.start()
     try:
         yield sink

@@ -19,7 +19,7 @@ from lms.mail import MemoryMailer, SmtpMailer
 from lms.models import Completion, Employment, JobRole, Organisation, Requirement, Role, User
 from lms.staff import reminders
 from lms.staff.models import ReminderSent
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, PG_URL, make_app
 from tests.lms.smtp_server import Sink, smtp_config, smtp_server
 
 # A Monday, mid-month, far from 29 February: expiry arithmetic stays simple.
@@ -445,3 +445,44 @@ def test_send_reminders_works_with_any_mailer(world: World) -> None:
     mailer = MemoryMailer()
     report = reminders.send_reminders(db.session, mailer, EXPIRY)
     assert report.emails_sent == 1 and mailer.sent[0].to == "cara@example.com"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not PG_URL, reason="two writers at once need PostgreSQL (SQLite has a single writer lock)"
+)
+def test_two_runs_at_the_same_moment_send_each_reminder_once(world: World, sink: Sink) -> None:
+    """Two runs in two threads with their own connections, started together."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    for n in range(6):
+        world.worker(f"w{n}@example.com", f"Worker {n}")  # each: two modules missing
+    now = EXPIRY
+    mailer = SmtpMailer.from_config(world.app.config)
+    barrier = threading.Barrier(2)
+    reports: list[reminders.Report] = []
+    errors: list[BaseException] = []
+    engine = db.engine
+
+    def run() -> None:
+        try:
+            with Session(engine) as session:
+                barrier.wait()
+                reports.append(reminders.send_reminders(session, mailer, now))
+        except BaseException as err:  # reported below, not swallowed
+            errors.append(err)
+
+    sink.clear()
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.reminders_sent for r in reports) == 12
+    assert sum(r.skipped for r in reports) == 12  # what one run sent, the other skipped
+    for n in range(6):
+        assert len(sink.to(f"w{n}@example.com")) == 1
+    assert db.session.scalar(select(func.count(ReminderSent.id))) == 12

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask, g
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from lms import audit
@@ -693,3 +695,48 @@ def test_upload_and_confirm_need_the_csrf_token(tmp_path: Path, sink: Sink) -> N
         )
         assert ok.status_code == 302
         assert employments() == 2
+
+
+# --- properties (hypothesis) -------------------------------------------------------------------
+
+_cell_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40
+).filter(
+    lambda s: importer._clean(s) != "" and not importer._clean(s).startswith(("=", "+", "-", "@"))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_property_any_bytes_give_messages_not_exceptions(data: bytes) -> None:
+    parsed = parse_csv(data, TODAY)
+    assert all(isinstance(i.message, str) and i.message for i in parsed.issues)
+    assert parsed.can_import is (not parsed.errors and bool(parsed.to_add))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_cell_text, st.dates(min_value=date(1950, 1, 1), max_value=TODAY), st.booleans()),
+        min_size=1,
+        max_size=15,
+    )
+)
+def test_property_what_a_spreadsheet_writes_is_read_back(
+    people: list[tuple[str, date, bool]],
+) -> None:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Name", "E-mail", "Job role", "Site", "Start date"])
+    for n, (name, started, iso) in enumerate(people):
+        when = started.isoformat() if iso else started.strftime("%d/%m/%Y")
+        writer.writerow([name, f"Person{n}@Example.com", "Care worker", "Main house", when])
+    parsed = check_rows(parse(buffer.getvalue()), context())
+    assert messages(parsed) == []
+    assert [(r.name, r.email, r.start_date, r.job_role_id) for r in parsed.to_add] == [
+        (importer._clean(name), f"person{n}@example.com", started, 1)
+        for n, (name, started, _) in enumerate(people)
+    ]
