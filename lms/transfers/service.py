@@ -121,7 +121,7 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _day(moment: datetime | None) -> str:
+def day_text(moment: datetime | None) -> str:
     return moment.strftime("%-d %B %Y") if moment is not None else "an unknown date"
 
 
@@ -224,12 +224,13 @@ def add_trust_list(
         if held.issued_at == loaded.issued_at:
             raise TransferRefused(
                 f"You already hold this trust list ({held.name}, issued "
-                f"{_day(held.issued_at)}). Nothing was changed."
+                f"{day_text(held.issued_at)}). Nothing was changed."
             )
         raise TransferRefused(
-            f"You already hold a newer trust list from this root (issued {_day(held.issued_at)}); "
-            f"this one was issued {_day(loaded.issued_at)}. An older list could bring back a "
-            "key since reported stolen, so it is refused. Nothing was changed."
+            "You already hold a newer trust list from this root "
+            f"(issued {day_text(held.issued_at)}); this one was issued "
+            f"{day_text(loaded.issued_at)}. An older list could bring back a key since reported "
+            "stolen, so it is refused. Nothing was changed."
         )
     fields = {
         "name": loaded.name[:200],
@@ -596,7 +597,8 @@ def states_observed_practice(payload: Mapping[str, Any]) -> bool:
     return False
 
 
-def _completed_at(payload: Mapping[str, Any], result: VerificationResult) -> datetime | None:
+def _completed_at(result: VerificationResult) -> datetime | None:
+    """When the training was done: the activity's end date, else when the credential starts."""
     return result.activity_end or result.valid_from
 
 
@@ -621,7 +623,7 @@ def _assess(
     """Ownership, match and policy checks for one verified VC-JWT."""
     payload = _payload(token)
     checks: list[dict[str, Any]] = []
-    completed = _completed_at(payload, result)
+    completed = _completed_at(result)
 
     ours = result.issuer_id == issuer_profile(org, ctx.base_url).id
     if ours:
@@ -719,7 +721,7 @@ def _assess(
                     "not_already_accepted",
                     False,
                     f"This certificate was already accepted for {worker.name} on "
-                    f"{_day(already.accepted_at)}.",
+                    f"{day_text(already.accepted_at)}.",
                 )
             )
     acceptable = not ours and name_ok and email_ok and policy_ok and all(c["ok"] for c in checks)
@@ -752,7 +754,7 @@ def _policy(
             _check(
                 "in_date",
                 True,
-                f"Completed on {_day(completed)}; your policy for {title} does not expire.",
+                f"Completed on {day_text(completed)}; your policy for {title} does not expire.",
             )
         )
     else:
@@ -762,11 +764,11 @@ def _policy(
             _check(
                 "in_date",
                 in_date,
-                f"Completed on {_day(completed)}, within your refresh interval for {title} "
-                f"({months} months): it counts until {_day(due)}."
+                f"Completed on {day_text(completed)}, within your refresh interval for {title} "
+                f"({months} months): it counts until {day_text(due)}."
                 if in_date
-                else f"Completed on {_day(completed)}: your policy for {title} asks for it "
-                f"every {months} months, so it ran out on {_day(due)}.",
+                else f"Completed on {day_text(completed)}: your policy for {title} asks for it "
+                f"every {months} months, so it ran out on {day_text(due)}.",
             )
         )
     if requirement.transfer_needs_observation:
@@ -972,7 +974,7 @@ def _apply_result(item: TransferItem, result: VerificationResult, token: str | N
     item.issuer_name = (result.issuer_name or "")[:500] or None
     item.learner_name = (result.learner_name or "")[:500] or None
     item.achievement_name = (result.achievement_name or "")[:500] or None
-    item.completed_at = result.activity_end or result.valid_from
+    item.completed_at = _completed_at(result)
     item.valid_until = result.valid_until
 
 
@@ -1045,7 +1047,7 @@ def decide(
         raise NotFound("That upload has no such certificate.")
     if item.status in (ItemStatus.ACCEPTED.value, ItemStatus.REJECTED.value):
         raise Conflict(
-            f"This certificate was already {item.status} on {_day(item.decided_at)}; "
+            f"This certificate was already {item.status} on {day_text(item.decided_at)}; "
             "a decision is not changed."
         )
     text = _clean_reason(reason)

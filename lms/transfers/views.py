@@ -75,7 +75,7 @@ def trust_lists(slug: str) -> ResponseReturnValue:
             db.session.rollback()
             return _trust_page(org, form, exc.message, 400)
         db.session.commit()
-        flash(f"Trust list {action}: {row.name}, issued {service._day(row.issued_at)}.")
+        flash(f"Trust list {action}: {row.name}, issued {service.day_text(row.issued_at)}.")
         return redirect(url_for("transfers.trust_lists", slug=slug))
     return _trust_page(org, form, status=400 if form.errors else 200)
 
