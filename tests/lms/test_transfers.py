@@ -722,6 +722,14 @@ def test_qr_text_from_another_instance_cannot_be_accepted(world: World) -> None:
     assert item.status == "pending"  # the manager can still reject it, with a reason
 
 
+def blank_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (120, 120), 255).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("data", "qr", "message"),
     [
@@ -731,6 +739,7 @@ def test_qr_text_from_another_instance_cannot_be_accepted(world: World) -> None:
         (None, "hello", "not the text of a CareCred QR code"),
         (None, None, "Choose a file"),
         (b"x" * (2 * 1024 * 1024 + 1), None, "too large"),
+        (blank_png(), None, "No QR code was found"),
     ],
 )
 def test_unreadable_uploads_save_nothing(
@@ -1110,3 +1119,18 @@ def test_demo_seed_gives_a_transfer_to_accept_and_is_idempotent(
     by_issuer = {i.issuer_name: i for i in review.items}
     assert by_issuer["Riverside Homecare"].acceptable, by_issuer["Riverside Homecare"].checks
     assert "not_ours" in failed(by_issuer["Oakview Care"])
+
+
+def test_bad_other_email_and_file_plus_text_are_refused(world: World) -> None:
+    w = world
+    trust_instance(w)
+    issued = riverside_credential(w)
+    for kwargs, message in (
+        ({"other_email": "not an address"}, "not an e-mail address"),
+        ({"qr_text": issued.qr_text}, "not both"),
+    ):
+        with pytest.raises(service.TransferRefused) as excinfo:
+            do_upload(w, issued.token.encode(), **kwargs)
+        db.session.rollback()
+        assert message in excinfo.value.message
+    assert count(TransferReview) == 0
