@@ -333,9 +333,29 @@ def _trust(args: argparse.Namespace, now: datetime, out: TextIO, err: TextIO) ->
     return EXIT_VALID
 
 
+# Options whose values may start with "-": a base64url thumbprint does one time in 64, and
+# argparse would take it for an option. "--anchor VALUE" is glued into "--anchor=VALUE".
+_VALUE_OPTIONS = ("--anchor",)
+
+
+def _glue_option_values(args: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] in _VALUE_OPTIONS and i + 1 < len(args):
+            out.append(f"{args[i]}={args[i + 1]}")
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    if out[:2] == ["trust", "remove"] and len(out) == 3 and out[2].startswith("-"):
+        out.insert(2, "--")  # the positional thumbprint, not an option
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 valid, 1 not valid, 2 unusable input)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _glue_option_values(list(sys.argv[1:] if argv is None else argv))
     if args_list and args_list[0] not in _SUBCOMMANDS and args_list[0] not in ("-h", "--help"):
         args_list.insert(0, "verify")
     parser = _parser()

@@ -253,3 +253,23 @@ def test_passport_input(
     out = capsys.readouterr().out
     assert f"{passport}#1: VALID" in out
     assert f"{passport}#2: NOT VALID" in out
+
+
+def test_a_thumbprint_starting_with_a_dash_is_a_value_not_an_option(
+    kit: Any, v2_file: Path, _isolated_trust_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Base64url thumbprints start with "-" one time in 64; argparse must not take them as flags."""
+    from credentials.__main__ import _glue_option_values
+
+    assert _glue_option_values(["verify", "x.jwt", "--anchor", "-abc"]) == [
+        "verify",
+        "x.jwt",
+        "--anchor=-abc",
+    ]
+    assert _glue_option_values(["trust", "remove", "-abc"]) == ["trust", "remove", "--", "-abc"]
+    # and end to end: an unknown dash-led anchor is refused for what it is, not as a usage error
+    assert main(["trust", "add", str(v2_file), "--anchor", "-" + "A" * 42, "--now", NOW]) == 2
+    err = capsys.readouterr().err
+    assert "expected one argument" not in err
+    assert main(["trust", "remove", "-" + "A" * 42]) == 2
+    assert "no stored trust list has root" in capsys.readouterr().err
