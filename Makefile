@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint bench check-system venv translations db demo clean
+.PHONY: run test lint bench check-system venv translations db demo clean serve-prod worker load faults
 
 check-system:
 	@$(PYTHON) scripts/check_system.py
@@ -40,6 +40,22 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Production: gunicorn with gunicorn.conf.py (set LMS_ENV=production and the secrets first).
+serve-prod: venv
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# A job worker (needs LMS_REDIS_URL); run as many as you like, on any server.
+worker: venv
+	$(FLASK) jobs worker
+
+# Load test: LOAD_USERS (200) simulated users for LOAD_MINUTES (5) against gunicorn + PostgreSQL.
+load: venv
+	$(BIN)/python scripts/load/run.py
+
+# Fault runs: PostgreSQL restart under load, an RQ worker killed mid-batch, a duplicate submission.
+faults: venv
+	$(BIN)/python scripts/faults/run.py
 
 lint: venv
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import bench_app  # noqa: E402
+import bench_http  # noqa: E402
 import bench_verify  # noqa: E402
 
 
@@ -34,11 +35,41 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
 
 
+def load_figures() -> list[dict[str, Any]]:
+    """p50/p95 of the last `make load` run (bench/load-results.json), if there is one."""
+    path = HERE / "load-results.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lessons = data.get("endpoints", {}).get("lesson", {})
+    when = data.get("finished_at", "?")
+    out = []
+    for name, key in (("load_p50_ms", "p50_ms"), ("load_p95_ms", "p95_ms")):
+        if key in data.get("overall", {}):
+            out.append(
+                {
+                    "name": name,
+                    "value": data["overall"][key],
+                    "unit": "ms",
+                    "baseline": "lesson_page_" + key,
+                    "baseline_value": lessons.get(key, 0),
+                    "ratio": round(lessons.get(key, 0) / data["overall"][key], 3)
+                    if data["overall"][key]
+                    else 0,
+                    "note": f"from the last make load ({data.get('users')} users, "
+                    f"{data.get('minutes')} min, {when}), not re-measured by make bench",
+                }
+            )
+    return out
+
+
 def main() -> int:
     records: list[dict[str, Any]] = []
     verify_records, notes = bench_verify.run(2000, 7, None)
     records.extend(verify_records)
     records.extend(bench_app.run(rounds=15, batch=200))
+    records.extend(bench_http.run(seconds=10, connections=16, rounds=3))
+    records.extend(load_figures())
     width = max(len(r["name"]) for r in records)
     print(f"\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}\n")
     print(f"{'measure':{width}}  {'value':>12} {'unit':14} {'baseline':28} {'baseline':>12}  ratio")
@@ -49,6 +80,9 @@ def main() -> int:
         )
     for note in notes:
         print(f"note: {note}")
+    for r in records:
+        if r.get("note"):
+            print(f"note ({r['name']}): {r['note']}")
     out = HERE / "results.json"
     out.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out.relative_to(HERE.parent)}")
