@@ -105,7 +105,9 @@ def all_met(code: str, **overrides: str) -> svc.ObservationInput:
     )
 
 
-def observe(app: Flask, people: People, code: str, data: svc.ObservationInput | None = None) -> Observation:
+def observe(
+    app: Flask, people: People, code: str, data: svc.ObservationInput | None = None
+) -> Observation:
     obs = svc.start(db.session, people.mentor, people.org.id, people.learner.id, code, NOW)
     obs, problems = svc.record(
         db.session, _ctx(app), obs, people.mentor, data or all_met(code), True, NOW
@@ -164,8 +166,9 @@ def test_observed_module_completes_after_countersign_with_evidence_in_credential
     described = subject["achievement"]["resultDescription"][0]
     assert result["resultDescription"] == described["id"]
     assert described["resultType"] == "Status"
-    assert "observed the learner's practice by direct observation" in (
-        subject["achievement"]["criteria"]["narrative"]
+    assert (
+        "observed the learner's practice by direct observation"
+        in (subject["achievement"]["criteria"]["narrative"])
     )
     text = json.dumps(body)
     assert "learner@example.com" not in text  # only the salted hash
@@ -222,9 +225,12 @@ def test_manager_sign_off_is_needed_where_the_module_says(app: Flask, people: Pe
     assert progress.credential is not None
     kinds = [s.kind for s in obs.signatures]
     assert kinds == ["assessor", "learner", "manager"]
-    assert "and a manager" in progress.credential.credential_json["credentialSubject"][
-        "achievement"
-    ]["criteria"]["narrative"]
+    assert (
+        "and a manager"
+        in progress.credential.credential_json["credentialSubject"]["achievement"]["criteria"][
+            "narrative"
+        ]
+    )
 
 
 def test_manager_cannot_sign_off_their_own_assessment(app: Flask, people: People) -> None:
@@ -455,9 +461,7 @@ def sync_body(people: People, key: str) -> dict[str, object]:
     }
 
 
-def test_offline_sync_records_exactly_once(
-    app: Flask, client: FlaskClient, people: People
-) -> None:
+def test_offline_sync_records_exactly_once(app: Flask, client: FlaskClient, people: People) -> None:
     login(client, "mentor@example.com")
     body = sync_body(people, "5d1f8a52-0f0e-4c1b-9b1e-2f7d6c1a9e01")
     first = client.post("/assess/sync", json=body)
@@ -512,3 +516,26 @@ def test_offline_sync_from_another_organisation_is_refused(
     response = client.post("/assess/sync", json=sync_body(people, "12345678-aaaa"))
     assert response.status_code == 404
     assert db.session.scalar(select(func.count()).select_from(Observation)) == 0
+
+
+@pytest.mark.slow
+def test_observed_certificate_pdf_passes_the_offline_cross_checks(
+    app: Flask, client: FlaskClient, people: People, tmp_path: Path
+) -> None:
+    from credentials import verify_path
+
+    pass_quiz(app, people.learner, AMP)
+    obs = observe(app, people, AMP)
+    progress = svc.countersign(db.session, _ctx(app), obs, people.learner, None, NOW)
+    db.session.commit()
+    assert progress.credential is not None
+    login(client, "learner@example.com")
+    pdf = client.get(f"/certificates/{progress.credential.short_id}.pdf")
+    assert pdf.status_code == 200
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(pdf.data)
+    text, anchor = trust_list(db.session, _ctx(app), datetime.now(UTC))
+    db.session.commit()
+    moment = datetime.now(UTC) + timedelta(minutes=1)
+    results = verify_path(path, load_trust_list(text, anchor, moment), moment)
+    assert [r.valid for r in results] == [True], [r.reason for r in results]
