@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,11 +29,13 @@ from courses.models import CatalogueModule, Question
 from courses.quiz import OrderIncomplete
 
 from .. import learning, quiz_limits
+from ..errors import NotFound
 from ..extensions import db
 from ..issuance import IssuanceContext
 from ..models import QuizAttempt
 
 bp = Blueprint("learn", __name__)
+log = logging.getLogger(__name__)
 
 _rng = random.SystemRandom()
 
@@ -47,7 +50,7 @@ def issuance_context() -> IssuanceContext:
 
 UK = ZoneInfo("Europe/London")
 # Refusals of a submission that are logged and audited (the answers are not saved).
-REFUSALS = (InvalidAnswers, learning.AttemptExpired, learning.AlreadySubmitted)
+REFUSALS = (InvalidAnswers, learning.AttemptExpired, learning.AlreadySubmitted, NotFound)
 
 
 def when(moment: datetime) -> str:
@@ -60,9 +63,17 @@ def quiz_items(attempt: QuizAttempt, questions: Sequence[Question]) -> list[lear
 
 
 def _refused(attempt_id: int, err: Exception) -> None:
-    """Keep a record of a refused submission: the refused work is rolled back first."""
+    """Keep a record of a refused submission: the refused work is rolled back first. An
+    attempt that is not the learner's own is only logged (there is nothing of theirs to
+    attach an audit event to)."""
     db.session.rollback()
-    if learning.record_refusal(db.session, current_user.id, attempt_id, err, now()):
+    if isinstance(err, NotFound):
+        log.warning(
+            "quiz submission refused: user %s, attempt %s, reason not_found",
+            current_user.id,
+            attempt_id,
+        )
+    elif learning.record_refusal(db.session, current_user.id, attempt_id, err, now()):
         db.session.commit()
 
 

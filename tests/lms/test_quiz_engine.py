@@ -469,3 +469,26 @@ def test_double_and_expired_submissions_are_refused_and_audited(
     ]
     assert len(events("quiz.submitted", attempt_id, late_id)) == 1
     assert audit.verify_chain(db.session).ok
+
+
+def test_someone_elses_attempt_is_refused_and_logged(
+    client: FlaskClient, auth: Auth, demo: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    auth.login(LEARNER, demo[LEARNER])
+    read_all_lessons(client, CODE)
+    attempt_id, qids, _ = open_quiz(client, CODE)
+    auth.logout()
+    auth.login(MANAGER, demo[MANAGER])
+    with caplog.at_level(logging.WARNING, logger="lms.learn.views"):
+        response = client.post(f"/learn/{CODE}/quiz/{attempt_id}", data=answers_for(qids))
+    assert response.status_code == 404
+    manager = db.session.scalar(select(User).where(User.email == MANAGER))
+    assert manager is not None
+    assert (
+        f"quiz submission refused: user {manager.id}, attempt {attempt_id}, reason not_found"
+        in caplog.text
+    )
+    assert not events("quiz.refused", attempt_id)
+    attempt = db.session.get_one(QuizAttempt, attempt_id)
+    db.session.refresh(attempt)
+    assert attempt.status == "open"
