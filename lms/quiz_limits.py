@@ -20,7 +20,7 @@ from courses.quiz import locked_until
 
 from . import audit
 from .errors import Conflict, NotFound
-from .models import AttemptStatus, Membership, Organisation, QuizAttempt, Role, User
+from .models import AttemptStatus, Membership, Organisation, QuizAttempt, User
 
 # The longest cooling-off a module may set (courses.schema.QuizSettings): older failures can
 # no longer keep anyone locked out.
@@ -170,15 +170,13 @@ def reset_attempts(
     now: datetime,
 ) -> QuizReset:
     """Let a locked-out learner try again now. Recorded, with the reason, in the audit trail."""
-    is_learner = session.scalar(
-        select(Membership.id).where(
-            Membership.user_id == user_id,
-            Membership.org_id == org.id,
-            Membership.role == Role.LEARNER.value,
-        )
+    member = session.scalar(
+        select(Membership.id)
+        .where(Membership.user_id == user_id, Membership.org_id == org.id)
+        .limit(1)
     )
-    if is_learner is None:
-        raise NotFound("That person is not a learner in your organisation.")
+    if member is None:
+        raise NotFound("That person is not in your organisation.")
     module = session.scalar(
         select(CatalogueModule).where(
             CatalogueModule.code == module_code, CatalogueModule.is_current
