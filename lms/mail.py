@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -94,6 +95,14 @@ def _domain(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "?"
 
 
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Close politely; a server that already hung up changes nothing (the message is sent)."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
 @dataclass
 class SmtpMailer:
     host: str
@@ -103,6 +112,8 @@ class SmtpMailer:
     starttls: bool = False
     sender: str = "CareCred <no-reply@localhost>"
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    _held: smtplib.SMTP | None = field(default=None, init=False, repr=False, compare=False)
+    _holding: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmtpMailer:
@@ -129,35 +140,75 @@ class SmtpMailer:
             email.add_alternative(message.html, subtype="html")
         return email
 
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _error(self, err: Exception, message: Message) -> MailError:
+        """A plain message for what went wrong: never the password, never the full address."""
+        where = f"{self.host}:{self.port}"
+        if isinstance(err, smtplib.SMTPAuthenticationError):
+            return MailError(
+                f"The mail server {where} refused the login (SMTP {err.smtp_code}). "
+                "Check LMS_SMTP_USER and LMS_SMTP_PASSWORD."
+            )
+        if isinstance(err, smtplib.SMTPRecipientsRefused):
+            return MailError(f"The mail server refused the recipient at {_domain(message.to)}.")
+        if isinstance(err, smtplib.SMTPResponseException):
+            return MailError(f"The mail server {where} refused the message (SMTP {err.smtp_code}).")
+        return MailError(f"Could not reach the mail server {where} ({type(err).__name__}).")
+
+    def _drop(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            _quit(held)
+
+    @contextmanager
+    def kept_open(self) -> Iterator[SmtpMailer]:
+        """Reuse one connection for every send() inside the block (reminder runs, imports)."""
+        self._holding = True
+        try:
+            yield self
+        finally:
+            self._holding = False
+            self._drop()
+
     def send(self, message: Message) -> None:
         if not self.host:
             raise MailError("No mail server is set up (LMS_SMTP_HOST is empty).")
         email = self.build(message)
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.user:
-                    smtp.login(self.user, self.password)
-                refused = smtp.send_message(email)
-        except smtplib.SMTPAuthenticationError as err:
-            raise MailError(
-                f"The mail server {self.host}:{self.port} refused the login "
-                f"(SMTP {err.smtp_code}). Check LMS_SMTP_USER and LMS_SMTP_PASSWORD."
-            ) from None
-        except smtplib.SMTPRecipientsRefused:
-            raise MailError(
-                f"The mail server refused the recipient at {_domain(message.to)}."
-            ) from None
-        except smtplib.SMTPResponseException as err:
-            raise MailError(
-                f"The mail server {self.host}:{self.port} refused the message "
-                f"(SMTP {err.smtp_code})."
-            ) from None
-        except (OSError, smtplib.SMTPException) as err:
-            raise MailError(
-                f"Could not reach the mail server {self.host}:{self.port} ({type(err).__name__})."
-            ) from None
+        # A held connection may have been closed by the server while idle: one fresh retry.
+        for attempt in (1, 2):
+            reused = self._held is not None
+            try:
+                smtp = self._held if self._held is not None else self._connect()
+                try:
+                    refused = smtp.send_message(email)
+                finally:
+                    if self._holding:
+                        self._held = smtp
+                    else:
+                        _quit(smtp)
+            except smtplib.SMTPRecipientsRefused as err:
+                raise self._error(err, message) from None
+            except smtplib.SMTPResponseException as err:
+                if self._holding and err.smtp_code == 421:  # the server is closing
+                    self._drop()
+                raise self._error(err, message) from None
+            except (OSError, smtplib.SMTPException) as err:
+                self._drop()
+                if reused and attempt == 1:
+                    continue
+                raise self._error(err, message) from None
+            break
         if refused:
             raise MailError(f"The mail server refused the recipient at {_domain(message.to)}.")
         log.info("mail sent: %r to a recipient at %s", message.subject, _domain(message.to))
@@ -171,6 +222,17 @@ class MemoryMailer:
 
     def send(self, message: Message) -> None:
         self.sent.append(message)
+
+
+@contextmanager
+def kept_open(mailer: Mailer) -> Iterator[Mailer]:
+    """One SMTP connection for a run of sends, where the mailer supports it."""
+    keep = getattr(mailer, "kept_open", None)
+    if keep is None:
+        yield mailer
+        return
+    with keep() as held:
+        yield held
 
 
 def mailer_for(app: Any) -> Mailer:

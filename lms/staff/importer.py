@@ -637,51 +637,58 @@ def import_batch(
         )
     )
     rows = parsed.to_add
-    existing = (
-        {
-            u.email: u
-            for u in session.scalars(select(User).where(User.email.in_([r.email for r in rows])))
-        }
-        if rows
-        else {}
-    )
-    added: list[tuple[User, Employment]] = []
-    new_accounts: list[User] = []
-    for row in rows:
-        user = existing.get(row.email)
-        new_account = user is None
-        if user is None:
-            user = User(
-                email=row.email,
-                name=row.name,
-                password_hash=INVITED_HASH_PREFIX + secrets.token_urlsafe(32),
-                active=False,
-                created_at=now,
-            )
-            session.add(user)
-            session.flush()
-            new_accounts.append(user)
-        has_learner = session.scalar(
-            select(Membership.id).where(
-                Membership.user_id == user.id,
-                Membership.org_id == org.id,
-                Membership.role == Role.LEARNER.value,
+    existing: dict[str, User] = {}
+    for start in range(0, len(rows), 500):
+        emails = [r.email for r in rows[start : start + 500]]
+        existing.update(
+            (u.email, u) for u in session.scalars(select(User).where(User.email.in_(emails)))
+        )
+    # Set-based writes (a flush per kind of row, not per row): 2,000 staff import in seconds.
+    new_accounts = [
+        User(
+            email=row.email,
+            name=row.name,
+            password_hash=INVITED_HASH_PREFIX + secrets.token_urlsafe(32),
+            active=False,
+            created_at=now,
+        )
+        for row in rows
+        if row.email not in existing
+    ]
+    session.add_all(new_accounts)
+    session.flush()
+    users = {**existing, **{u.email: u for u in new_accounts}}
+    learners = set(
+        session.scalars(
+            select(Membership.user_id).where(
+                Membership.org_id == org.id, Membership.role == Role.LEARNER.value
             )
         )
-        if has_learner is None:
-            session.add(Membership(user_id=user.id, org_id=org.id, role=Role.LEARNER.value))
+    )
+    session.add_all(
+        Membership(user_id=users[row.email].id, org_id=org.id, role=Role.LEARNER.value)
+        for row in rows
+        if users[row.email].id not in learners
+    )
+    employments = []
+    for row in rows:
         ref = row.worker_id or _new_worker_ref(used_refs)
         used_refs.add(ref.casefold())
-        employment = Employment(
-            org_id=org.id,
-            user_id=user.id,
-            job_role_id=row.job_role_id,
-            site_id=row.site_id,
-            worker_ref=ref,
-            start_date=row.start_date,
+        employments.append(
+            Employment(
+                org_id=org.id,
+                user_id=users[row.email].id,
+                job_role_id=row.job_role_id,
+                site_id=row.site_id,
+                worker_ref=ref,
+                start_date=row.start_date,
+            )
         )
-        session.add(employment)
-        session.flush()
+    session.add_all(employments)
+    session.flush()
+    added: list[tuple[User, Employment]] = []
+    for row, employment in zip(rows, employments, strict=True):
+        user = users[row.email]
         audit.record(
             session,
             actor=actor,
@@ -698,8 +705,8 @@ def import_batch(
                 "site_id": row.site_id,
                 "site": row.site or None,
                 "start_date": row.start_date,
-                "worker_ref": ref,
-                "new_account": new_account,
+                "worker_ref": employment.worker_ref,
+                "new_account": row.email not in existing,
                 "import_batch": batch.id,
             },
         )

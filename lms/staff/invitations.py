@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from .. import accounts
 from ..errors import ServiceError
-from ..mail import Link, Mailer, MailError, Message, compose
+from ..mail import Link, Mailer, MailError, Message, compose, kept_open
 from ..models import Organisation, User
 from .importer import INVITED_HASH_PREFIX
 
@@ -134,13 +134,14 @@ def send_invitations(
     """
     sent = 0
     failed: list[tuple[User, str]] = []
-    for user in users:
-        token = make_token(user, secret_key)
-        url = base_url.rstrip("/") + path_for_token(token)
-        try:
-            mailer.send(invitation_message(user, org, url))
-        except MailError as err:
-            failed.append((user, str(err)))
-        else:
-            sent += 1
+    with kept_open(mailer) as held:
+        for user in users:
+            token = make_token(user, secret_key)
+            url = base_url.rstrip("/") + path_for_token(token)
+            try:
+                held.send(invitation_message(user, org, url))
+            except MailError as err:
+                failed.append((user, str(err)))
+            else:
+                sent += 1
     return InviteReport(sent=sent, failed=failed)

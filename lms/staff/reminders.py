@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from courses.recert import Status
 
 from ..compliance import STATUS_LABELS, Matrix, org_compliance
-from ..mail import Link, Mailer, MailError, Message, compose
+from ..mail import Link, Mailer, MailError, Message, compose, kept_open
 from ..models import Employment, Membership, Organisation, Role, User
 from .invitations import is_invited
 from .models import ReminderKind, ReminderSent, ReminderState
@@ -449,26 +449,38 @@ def send_reminders(
 ) -> Report:
     """Send every reminder that is due and not yet sent, in every organisation (or one)."""
     report = Report()
-    for org in _organisations(session, org_id):
-        due = due_reminders(session, org, now)
-        session.commit()  # end the read transaction before the per-recipient ones
-        by_recipient: dict[int, list[Due]] = defaultdict(list)
-        for item in due:
-            by_recipient[item.recipient_id].append(item)
-        for recipient_id, items in by_recipient.items():
-            claimed = _claim_all(session, items, now, report)
-            if not claimed:
-                continue
-            recipient = session.get(User, recipient_id)
-            if recipient is None:  # pragma: no cover - users are never deleted
-                continue
-            mine = [d for d, _ in claimed]
-            if all(d.kind is ReminderKind.ESCALATION for d in mine):
-                message = escalation_message(recipient, org, mine, base_url)
-            else:
-                message = worker_message(recipient, org, mine, base_url)
-            _deliver(session, mailer, message, [r for _, r in claimed], now, report)
+    with kept_open(mailer) as held:
+        for org in _organisations(session, org_id):
+            _remind_org(session, held, org, now, base_url, report)
     return report
+
+
+def _remind_org(
+    session: Session,
+    mailer: Mailer,
+    org: Organisation,
+    now: datetime,
+    base_url: str,
+    report: Report,
+) -> None:
+    due = due_reminders(session, org, now)
+    session.commit()  # end the read transaction before the per-recipient ones
+    by_recipient: dict[int, list[Due]] = defaultdict(list)
+    for item in due:
+        by_recipient[item.recipient_id].append(item)
+    for recipient_id, items in by_recipient.items():
+        claimed = _claim_all(session, items, now, report)
+        if not claimed:
+            continue
+        recipient = session.get(User, recipient_id)
+        if recipient is None:  # pragma: no cover - users are never deleted
+            continue
+        mine = [d for d, _ in claimed]
+        if all(d.kind is ReminderKind.ESCALATION for d in mine):
+            message = escalation_message(recipient, org, mine, base_url)
+        else:
+            message = worker_message(recipient, org, mine, base_url)
+        _deliver(session, mailer, message, [r for _, r in claimed], now, report)
 
 
 def send_digests(
@@ -482,27 +494,40 @@ def send_digests(
     """The weekly summary to each manager, once per ISO week (re-runs that week send nothing)."""
     report = Report()
     week = iso_week(now)
-    for org in _organisations(session, org_id):
-        managers = _managers(session, org.id)
-        if not managers:
-            continue
-        matrix = org_compliance(session, org.id, now)
-        for manager in managers:
-            due = Due(
-                org_id=org.id,
-                recipient_id=manager.id,
-                subject_user_id=manager.id,
-                subject_name=manager.name,
-                module_code="",
-                module_title="",
-                kind=ReminderKind.DIGEST,
-                cycle=week,
-            )
-            claimed = _claim_all(session, [due], now, report)
-            if claimed:
-                message = digest_message(manager, matrix, base_url)
-                _deliver(session, mailer, message, [claimed[0][1]], now, report)
+    with kept_open(mailer) as held:
+        for org in _organisations(session, org_id):
+            _digest_org(session, held, org, now, week, base_url, report)
     return report
+
+
+def _digest_org(
+    session: Session,
+    mailer: Mailer,
+    org: Organisation,
+    now: datetime,
+    week: str,
+    base_url: str,
+    report: Report,
+) -> None:
+    managers = _managers(session, org.id)
+    if not managers:
+        return
+    matrix = org_compliance(session, org.id, now)
+    for manager in managers:
+        due = Due(
+            org_id=org.id,
+            recipient_id=manager.id,
+            subject_user_id=manager.id,
+            subject_name=manager.name,
+            module_code="",
+            module_title="",
+            kind=ReminderKind.DIGEST,
+            cycle=week,
+        )
+        claimed = _claim_all(session, [due], now, report)
+        if claimed:
+            message = digest_message(manager, matrix, base_url)
+            _deliver(session, mailer, message, [claimed[0][1]], now, report)
 
 
 def pending_summary(session: Session, now: datetime) -> list[Due]:

@@ -48,6 +48,14 @@ class Sink:
     received: list[Received] = field(default_factory=list)
     fail_with: str | None = None
     port: int = 0
+    connections: int = 0  # EHLO greetings seen: one per SMTP connection
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.fail_with:
@@ -62,6 +70,7 @@ class Sink:
 
     def clear(self) -> None:
         self.received.clear()
+        self.connections = 0
 
 
 def _free_port() -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 
-from lms.mail import MailError, SmtpMailer, compose
+from lms.mail import MailError, SmtpMailer, compose, kept_open
 from tests.lms.smtp_server import smtp_server
 
 SECRET = "s3cret-smtp-password-value"
@@ -94,3 +95,32 @@ def test_from_config_reads_the_lms_settings() -> None:
         True,
         "X <x@example.org>",
     )
+
+
+def test_kept_open_reuses_one_connection_and_survives_a_refusal() -> None:
+    with smtp_server() as sink:
+        mailer = SmtpMailer(host="127.0.0.1", port=sink.port)
+        with kept_open(mailer) as held:
+            held.send(message())  # type: ignore[arg-type]
+            sink.fail_with = "451 4.3.0 try later"
+            with pytest.raises(MailError, match="SMTP 451"):
+                held.send(message())  # type: ignore[arg-type]
+            sink.fail_with = None
+            held.send(message())  # type: ignore[arg-type]
+        assert (len(sink.received), sink.connections) == (2, 1)
+        assert mailer._held is None  # closed at the end of the block
+        mailer.send(message())  # type: ignore[arg-type]
+        mailer.send(message())  # type: ignore[arg-type]
+        assert sink.connections == 3  # without the block: one connection per message
+
+
+def test_kept_open_reconnects_when_the_server_hung_up() -> None:
+    with smtp_server() as sink:
+        mailer = SmtpMailer(host="127.0.0.1", port=sink.port)
+        with kept_open(mailer) as held:
+            held.send(message())  # type: ignore[arg-type]
+            assert mailer._held is not None
+            # The idle connection is gone (as when a server times it out).
+            mailer._held.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            held.send(message())  # type: ignore[arg-type]
+        assert (len(sink.received), sink.connections) == (2, 2)
