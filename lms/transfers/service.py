@@ -121,6 +121,16 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def iso_day(text: str | None) -> str:
+    """A stored ISO date-time ("2026-11-03T00:00:00Z") as "3 November 2026"."""
+    if not text:
+        return "an unknown date"
+    try:
+        return day_text(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return text
+
+
 def day_text(moment: datetime | None) -> str:
     return moment.strftime("%-d %B %Y") if moment is not None else "an unknown date"
 
@@ -642,7 +652,7 @@ def _assess(
         _check(
             "owner_name",
             name_ok,
-            f"Issued to {name}, the same name as {worker.name}."
+            f"Issued to {name}: the same name as the worker's."
             if name_ok
             else f"This certificate was issued to {name or 'an unnamed person'}, not to "
             f"{worker.name}, so it cannot be accepted for her or him.",
@@ -959,7 +969,9 @@ def _new_item(
         item.requirement_id = assessment.requirement.id if assessment.requirement else None
         item.acceptable = assessment.acceptable
         item.completed_at = assessment.completed_at
-        item.status = ItemStatus.PENDING.value
+        own = any(c["check"] == "not_ours" for c in assessment.checks)
+        # Our own certificate already counts: there is nothing to decide.
+        item.status = ItemStatus.REFUSED.value if own else ItemStatus.PENDING.value
     item.checks = checks
     return item
 

@@ -195,7 +195,11 @@ def review(slug: str, review_id: int) -> ResponseReturnValue:
     org = managed_organisation(db.session, current_user, slug)
     found = service.review_of(db.session, org, review_id)
     return render_template(
-        "transfers/review.html", org=org, review=found, forms=_decision_forms(found)
+        "transfers/review.html",
+        org=org,
+        review=found,
+        forms=_decision_forms(found),
+        iso_day=service.iso_day,
     )
 
 
@@ -225,7 +229,11 @@ def decide(slug: str, review_id: int, item_id: int) -> ResponseReturnValue:
         )
     return (
         render_template(
-            "transfers/review.html", org=org, review=found, forms=_decision_forms(found, form)
+            "transfers/review.html",
+            org=org,
+            review=found,
+            forms=_decision_forms(found, form),
+            iso_day=service.iso_day,
         ),
         400,
     )

@@ -683,6 +683,7 @@ def test_own_organisations_credential_is_not_a_transfer(world: World) -> None:
     trust_instance(w)
     [item] = do_upload(w, issued.token.encode()).items
     assert item.valid and "not_ours" in failed(item)
+    assert item.status == "refused"  # nothing to decide: it already counts
 
 
 # --------------------------------------------------------------------------- file kinds
