@@ -146,10 +146,10 @@ async function flush(form) {
   return replies;
 }
 
-async function showWaiting(form) {
+async function showWaiting(form, first = '') {
   const items = await all();
-  if (items.length && form) say(form.dataset.msgWaiting.replace('{n}', items.length));
-  else if (items.length) say(`${items.length} observation(s) saved on this phone, waiting to send.`);
+  const waiting = form ? form.dataset.msgWaiting : '{n} observation(s) saved on this phone, waiting to send.';
+  if (items.length) say(`${first} ${waiting.replace('{n}', items.length)}`.trim());
 }
 
 function report(form, replies) {
@@ -176,7 +176,7 @@ function captureForm(form) {
     if (replies.length) report(form, replies);
     else {
       form.reset();
-      await showWaiting(form);
+      await showWaiting(form, form.dataset.msgQueued);
     }
   });
 }
