@@ -182,7 +182,7 @@ class InvalidInput(Exception):
 
 
 def verify_text(
-    session: Session, ctx: IssuanceContext, text: str, now: datetime
+    session: Session, ctx: IssuanceContext, text: str, now: datetime, *, jwt_only: bool = False
 ) -> VerificationResult:
     """Verify a VC-JWT or the text of a QR code (`CC1:...`) with this instance's trust list.
 
@@ -196,6 +196,6 @@ def verify_text(
         raise InvalidInput("The credential is too large to be a certificate.")
     signed, anchor = trust_list(session, ctx, now)
     trust = load_trust_list(signed, anchor, now)
-    if text.startswith(QR_PREFIX):
+    if text.startswith(QR_PREFIX) and not jwt_only:
         return verify_qr(text, trust, now, source="qr")
     return verify_token(text, trust, now, source="vc-jwt")

@@ -29,7 +29,7 @@ import yaml
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from ..errors import NotFound, ServiceError
 from ..extensions import csrf, db, limiter
@@ -187,7 +187,9 @@ def learner_credentials(slug: str, user_id: int) -> ResponseReturnValue:
 @bp.route("/verify", methods=["POST"])
 @limiter.limit(VERIFY_LIMIT)
 def verify() -> ResponseReturnValue:
-    body = request.get_json(force=True, silent=True)
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the request as JSON (Content-Type: application/json).")
+    body = request.get_json(silent=True)
     if not isinstance(body, dict) or set(body) != {"credential"}:
         return error_json(
             400,

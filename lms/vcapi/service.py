@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import CatalogueModule
-from credentials import QR_PREFIX, VerificationResult, decode_unverified
+from credentials import VerificationResult, decode_unverified
 from credentials.ob3 import VC2_CONTEXT
 from credentials.verify import JWT_CLAIMS
 
@@ -115,7 +115,12 @@ def _types(value: object) -> list[str]:
 def _has_v2_context(value: object) -> bool:
     if isinstance(value, str):
         return value == VC2_CONTEXT
-    return isinstance(value, list) and bool(value) and value[0] == VC2_CONTEXT
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and value[0] == VC2_CONTEXT
+        and all(isinstance(item, str) for item in value)
+    )
 
 
 # --- verify -----------------------------------------------------------------------------------
@@ -171,9 +176,9 @@ def verify_request(
         raise InvalidInput("The request needs a verifiableCredential.", "/verifiableCredential")
     _check_options(body)
     token = enveloped_token(body["verifiableCredential"]).strip()
-    if not token or token.startswith(QR_PREFIX):
-        raise InvalidInput("The data URL does not hold a VC-JWT.", "/verifiableCredential/id")
-    result = verify_text(session, ctx, token, now)
+    if not token:
+        raise InvalidInput("The data URL holds no token.", "/verifiableCredential/id")
+    result = verify_text(session, ctx, token, now, jwt_only=True)
     return verification_response(result, token, ctx.base_url)
 
 

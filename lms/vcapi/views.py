@@ -34,7 +34,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from ..api import tokens
 from ..api.service import InvalidInput
@@ -95,7 +95,9 @@ def _http_error(err: HTTPException) -> ResponseReturnValue:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the request as JSON (Content-Type: application/json).")
+    body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object.")
     return body

@@ -34,7 +34,7 @@ class World:
         _, secret = tokens.create_token(
             db.session,
             self.orgs[org],
-            f"test {' '.join(scopes)}",
+            f"test {' '.join(scopes)}"[:80],
             scopes,
             datetime.now(UTC),
             actor_label="test",

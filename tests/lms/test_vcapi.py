@@ -122,7 +122,6 @@ def test_an_expired_credential_is_not_verified(
         ({"verifiableCredential": {**enveloped("a.b.c"), "id": "data:application/vc+sd-jwt,a.b.c"}},
          "/verifiableCredential/id"),
         ({"verifiableCredential": enveloped("")}, "/verifiableCredential/id"),
-        ({"verifiableCredential": enveloped("CC1:ABC")}, "/verifiableCredential/id"),
         ({"verifiableCredential": enveloped("a.b.c"), "extra": True}, "/extra"),
         ({"verifiableCredential": enveloped("a.b.c"), "options": []}, "/options"),
     ],
@@ -157,11 +156,20 @@ def test_not_json_and_too_large_bodies(client: FlaskClient) -> None:
     assert r.status_code == 405 and r.is_json
 
 
-def test_a_garbage_token_is_a_verdict(client: FlaskClient) -> None:
-    r = verify(client, "not-a-token")
+@pytest.mark.parametrize("token", ["not-a-token", "CC1:6BF", "a.b.c", " x "])
+def test_a_garbage_token_is_a_verdict(client: FlaskClient, token: str) -> None:
+    r = verify(client, token)
     assert r.status_code == 200 and r.json is not None
-    assert r.json["verified"] is False
+    assert r.json["verified"] is False and r.json["details"]["source"] == "vc-jwt"
     assert r.json["errors"][0]["type"] == "https://www.w3.org/TR/vc-data-model#PARSING_ERROR"
+
+
+def test_bodies_must_be_sent_as_json(client: FlaskClient, world: World) -> None:
+    assert world.credential is not None
+    r = client.post("/credentials/verify", data='{"verifiableCredential": {}}')
+    assert r.status_code == 415 and r.json is not None and r.json["status"] == 415
+    r = client.post("/api/v1/verify", data=f'{{"credential": "{world.credential.token}"}}')
+    assert r.status_code == 415 and r.json is not None and r.json["code"]
 
 
 # --- issue ------------------------------------------------------------------------------------
