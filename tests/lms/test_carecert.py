@@ -480,3 +480,50 @@ def test_sign_off_form_needs_csrf(tmp_path: Path) -> None:
         assert db.session.scalar(select(func.count(StandardSignoff.id))) == 1
     finally:
         gen.close()
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def test_demo_learner_is_part_way_through_and_demo_is_idempotent(
+    demo: dict[str, str], runner, app: Flask
+) -> None:
+    from lms.external.models import ExternalRecord
+
+    def counts() -> tuple[int, ...]:
+        return tuple(
+            db.session.scalar(select(func.count()).select_from(model))
+            for model in (
+                StandardSignoff,
+                Completion,
+                IssuedCredential,
+                QuizAttempt,
+                ExternalRecord,
+            )
+        )
+
+    before = counts()
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert counts() == before
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == "oakview"))
+    amira = db.session.scalar(select(User).where(User.email == "learner@example.com"))
+    assert org is not None and amira is not None
+    t = service.tracker(db.session, org, amira, datetime.now(UTC))
+    status = {s.number: s.status for s in t.standards}
+    assert status[16] == status[1] == "signed_off"
+    assert status[7] == "ready"
+    assert status[8] == "in_progress"
+    assert t.signed == 2 and t.award is None
+    record = db.session.scalars(
+        select(ExternalRecord).where(ExternalRecord.user_id == amira.id)
+    ).one()
+    assert record.completion.source == "external" and record.module_code == "OMMT-E"
+    assert (
+        db.session.scalar(
+            select(func.count(IssuedCredential.id)).where(
+                IssuedCredential.completion_id == record.completion_id
+            )
+        )
+        == 0
+    )
