@@ -255,8 +255,8 @@ def parse_csv(data: bytes, today: date) -> ParsedFile:
     if len(data) > MAX_BYTES:
         parsed.file_issues.append(
             Issue(
-                f"The file is too big ({len(data) // 1000:,} KB). The limit is "
-                f"{MAX_BYTES // 1000:,} KB, about {MAX_ROWS:,} staff: split it into smaller files."
+                f"The file is bigger than {MAX_BYTES // 1000:,} KB, the limit (about "
+                f"{MAX_ROWS:,} staff). Split it into smaller files."
             )
         )
         return parsed

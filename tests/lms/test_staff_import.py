@@ -200,7 +200,7 @@ def test_duplicate_and_unknown_columns() -> None:
 
 def test_size_and_row_limits() -> None:
     big = b"name,email,job_role,site,start_date\n" + b"x" * importer.MAX_BYTES
-    assert "too big" in messages(parse(big))[0]
+    assert messages(parse(big))[0].startswith("File: The file is bigger than 1,000 KB")
     row = "A{0},a{0}@example.com,Care worker,Main,01/01/2025\n"
     at_limit = HEADER + "".join(row.format(i) for i in range(importer.MAX_ROWS))
     assert messages(parse(at_limit)) == []
