@@ -36,14 +36,23 @@ import importlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from courses.models import CatalogueModule
-from courses.recert import COMPLIANT, Done, Policy, Standing, Status, standing
+from courses.recert import (
+    COMPLIANT,
+    Done,
+    Policy,
+    Standing,
+    Status,
+    latest_expiry,
+    standing,
+    status_at,
+)
 
 from .errors import NotFound
 from .models import (
@@ -100,7 +109,7 @@ class Column:
     default_refresh_months: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cell:
     module_code: str
     requirement_id: int
@@ -249,7 +258,7 @@ def active_employments(
         q = q.where(Employment.site_id == site_id)
     if job_role_id is not None:
         q = q.where(Employment.job_role_id == job_role_id)
-    return [Worker(*r) for r in session.execute(q)]
+    return [Worker(*r) for r in session.connection().execute(q)]
 
 
 def _modules(session: Session, codes: Iterable[str]) -> tuple[dict[str, Column], dict[int, str]]:
@@ -286,19 +295,22 @@ def completion_history(
         Completion.completed_at,
         Completion.source,
     ).where(Completion.org_id == org_id, Completion.module_id.in_(list(module_ids)))
+    # The index's own order: each (worker, module) history comes out oldest first, unsorted.
+    q = q.order_by(Completion.user_id, Completion.module_id, Completion.completed_at, Completion.id)
     wanted = set(user_ids) if user_ids is not None else None
     out: dict[tuple[int, str], list[tuple[int, datetime, str]]] = defaultdict(list)
-    for cid, uid, mid, at, source in session.execute(q):
+    unsorted = set()
+    for cid, uid, mid, at, source in session.connection().execute(q).all():
         if cid in withdrawn or (wanted is not None and uid not in wanted):
             continue
-        out[(uid, module_ids[mid])].append((cid, at, source))
+        key = (uid, module_ids[mid])
+        history = out[key]
+        if history and at < history[-1][1]:
+            unsorted.add(key)  # two versions of one module: ordered by version, not by date
+        history.append((cid, at, source))
+    for key in unsorted:
+        out[key].sort(key=lambda d: (d[1], d[0]))
     return out
-
-
-def _stand(
-    policy: Policy, history: list[tuple[int, datetime, str]], now: datetime, days: int
-) -> Standing:
-    return standing(policy, (Done(at, cid, src) for cid, at, src in history), now, days)
 
 
 def org_compliance(
@@ -326,43 +338,62 @@ def org_compliance(
     )
     history = completion_history(session, org_id, module_ids, None) if module_ids else {}
 
-    policies: dict[int, Policy] = {}
+    # Per job role: (code, requirement id, policy, window, replay?), read once (no ORM access
+    # per cell).
+    plans: dict[int, list[tuple[str, int, Policy, timedelta, bool]]] = defaultdict(list)
     for req in requirements:
         col = columns_by_code.get(req.module_code)
-        if col is not None:
-            policies[req.id] = policy_for(req, col.default_refresh_months)
+        if col is not None:  # else the module is no longer in the catalogue
+            policy = policy_for(req, col.default_refresh_months)
+            replay = policy.mode == "previous_expiry"  # the only mode that needs the history
+            plans[req.job_role_id].append(
+                (req.module_code, req.id, policy, timedelta(days=policy.window_days), replay)
+            )
 
     rows: list[Row] = []
-    by_module: dict[str, Rate] = {code: Rate() for code in columns_by_code}
-    by_site: dict[int | None, Rate] = defaultdict(Rate)
-    overall = Rate()
+    # [compliant, total] counters, turned into Rates at the end.
+    mod_n: dict[str, list[int]] = {code: [0, 0] for code in columns_by_code}
+    site_n: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     counts = dict.fromkeys(Status, 0)
+    missing = Status.MISSING
+    compliant_set = COMPLIANT
+    get = history.get
     for worker in workers:
         cells: dict[str, Cell] = {}
-        for req in by_role.get(worker.job_role_id or -1, ()):
-            policy = policies.get(req.id)
-            if policy is None:
-                continue  # the module is no longer in the catalogue
-            done = history.get((worker.user_id, req.module_code), [])
-            stand = _stand(policy, done, now, days)
-            cur = stand.current
-            cell = Cell(
-                module_code=req.module_code,
-                requirement_id=req.id,
-                status=stand.status,
-                completed_at=cur.done.completed_at if cur else None,
-                expires_at=cur.expires_at if cur else None,
-                window_opens=cur.window_opens if cur else None,
-                completion_id=cur.done.ref if cur else None,
-                source=cur.done.source if cur else None,
-                completions=len(stand.cycles),
-            )
-            cells[req.module_code] = cell
-            by_module[req.module_code].add(cell)
-            by_site[worker.site_id].add(cell)
-            overall.add(cell)
+        sn = site_n[worker.site_id]
+        for code, req_id, policy, window, replay in plans.get(worker.job_role_id or -1, ()):
+            done = get((worker.user_id, code))
+            if done and done[-1][1] > now:
+                done = [d for d in done if d[1] <= now]  # not counted before it happens
+            if not done:
+                cell = Cell(code, req_id, missing, None, None, None, None, None, 0)
+            else:
+                times = [d[1] for d in done] if replay and len(done) > 1 else (done[-1][1],)
+                expiry = latest_expiry(policy, times)
+                cid, at, source = done[-1]
+                cell = Cell(
+                    code,
+                    req_id,
+                    status_at(expiry, now, days),
+                    at,
+                    expiry,
+                    expiry - window if expiry else None,
+                    cid,
+                    source,
+                    len(done),
+                )
+            cells[code] = cell
+            ok = cell.status in compliant_set
+            mn = mod_n[code]
+            mn[0] += ok
+            mn[1] += 1
+            sn[0] += ok
+            sn[1] += 1
             counts[cell.status] += 1
         rows.append(Row(worker, cells))
+    by_module = {code: Rate(c, t) for code, (c, t) in mod_n.items()}
+    by_site = {sid: Rate(c, t) for sid, (c, t) in site_n.items() if t}
+    overall = Rate(sum(c for c, _ in mod_n.values()), sum(t for _, t in mod_n.values()))
 
     if status:
         wanted = Status(status)
@@ -373,9 +404,7 @@ def org_compliance(
     roles = list(
         session.scalars(select(JobRole).where(JobRole.org_id == org_id).order_by(JobRole.name))
     )
-    return Matrix(
-        org, now, days, columns, rows, by_module, dict(by_site), overall, counts, sites, roles
-    )
+    return Matrix(org, now, days, columns, rows, by_module, by_site, overall, counts, sites, roles)
 
 
 # --- one cell's evidence (the drill-down) ------------------------------------------------------

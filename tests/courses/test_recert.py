@@ -216,3 +216,33 @@ def test_an_expired_history_is_expired() -> None:
 def test_bad_policies_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Policy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_fixed_date_on_the_day_after_midnight_is_next_year() -> None:
+    morning = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+    assert next_fixed_date(morning, 4, 1) == datetime(2027, 4, 1, tzinfo=UTC)
+    assert next_fixed_date(morning - timedelta(hours=10), 4, 1) == datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def test_latest_expiry_agrees_with_the_full_replay() -> None:
+    import random
+
+    from courses.recert import latest_expiry
+
+    rng = random.Random(5)
+    policies = [
+        Policy(12),
+        Policy(36, "previous_expiry", window_days=90),
+        Policy(12, "previous_expiry", window_days=30),
+        Policy(12, "fixed_date", fixed_month=3, fixed_day=31, min_active_months=6),
+        Policy(12, "fixed_date", fixed_month=2, fixed_day=29),
+        Policy(0),
+    ]
+    for _ in range(400):
+        policy = rng.choice(policies)
+        times = sorted(
+            T0 + timedelta(days=rng.randint(0, 2000), minutes=rng.randint(0, 1440))
+            for _ in range(rng.randint(1, 5))
+        )
+        replay = cycles(policy, [done(t, i) for i, t in enumerate(times)])
+        assert latest_expiry(policy, times) == replay[-1].expires_at, (policy, times)
