@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_app  # noqa: E402
 import bench_http  # noqa: E402
+import bench_matrix  # noqa: E402
 import bench_verify  # noqa: E402
 
 
@@ -68,6 +69,9 @@ def main() -> int:
     verify_records, notes = bench_verify.run(2000, 7, None)
     records.extend(verify_records)
     records.extend(bench_app.run(rounds=15, batch=200))
+    # matrix_ms on SQLite; with LMS_BENCH_DATABASE_URL also the PostgreSQL figures (drops and
+    # recreates that database's tables).
+    records.extend(bench_matrix.run(rounds=9))
     records.extend(bench_http.run(seconds=10, connections=16, rounds=3))
     records.extend(load_figures())
     width = max(len(r["name"]) for r in records)
