@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
@@ -61,20 +62,24 @@ def user_for_token(session: Session, token: str, secret_key: str, now: datetime)
         data = _serializer(secret_key).loads(token, max_age=MAX_AGE_SECONDS)
     except SignatureExpired:
         raise InvalidInvitation(
-            "This link is more than 7 days old. Ask your manager to send a new one."
+            _("This link is more than 7 days old. Ask your manager to send a new one.")
         ) from None
     except BadSignature:
         raise InvalidInvitation(
-            "This link does not work. Check you copied all of it, or ask your manager to "
-            "send a new one."
+            _(
+                "This link does not work. Check you copied all of it, or ask your manager to "
+                "send a new one."
+            )
         ) from None
     user = None
     if isinstance(data, dict) and isinstance(data.get("u"), int):
         user = session.get(User, data["u"])
     if user is None or not is_invited(user) or data.get("f") != _fingerprint(user):
         raise InvalidInvitation(
-            "This link was already used, or a newer one was sent. Log in, or ask your "
-            "manager to send a new link."
+            _(
+                "This link was already used, or a newer one was sent. Log in, or ask your "
+                "manager to send a new link."
+            )
         )
     return user
 
@@ -91,7 +96,7 @@ def set_password(
     """Set the first password (the NCSC rules of lms.accounts; raises PasswordRejected) and
     open the account. Audited by lms.accounts as "account.password_set". Caller commits."""
     if not is_invited(user):
-        raise InvalidInvitation("This account already has a password. Log in instead.")
+        raise InvalidInvitation(_("This account already has a password. Log in instead."))
     accounts.set_password(session, hasher, user, password, now, secret=secret)
     user.active = True
     session.flush()

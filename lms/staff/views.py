@@ -19,6 +19,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     url_for,
@@ -230,7 +231,9 @@ def set_password(token: str) -> ResponseReturnValue:
             login_user(user)
             flash(_("Your password is set. Welcome to CareCred."))
             return redirect(url_for("learn.home"))
-    return (
+    response = make_response(
         render_template("staff/set_password.html", form=form, user=user),
         400 if form.errors else 200,
     )
+    response.headers["Cache-Control"] = "no-store"  # the URL holds a one-time secret
+    return response

@@ -444,7 +444,9 @@ def test_preview_then_confirm_imports_everyone_and_invites_new_people(
     assert "Set your password" in mail.html()
 
     learner = mail_app.test_client()
-    assert "Hello Amira Okafor" in learner.get(link.group(1)).get_data(as_text=True)
+    form_page = learner.get(link.group(1))
+    assert "Hello Amira Okafor" in form_page.get_data(as_text=True)
+    assert form_page.headers["Cache-Control"] == "no-store"
     short = learner.post(link.group(1), data={"password": "short", "confirm": "short"})
     assert short.status_code == 400 and "at least 12 characters" in short.get_data(as_text=True)
     done = learner.post(
