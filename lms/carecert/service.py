@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from courses.carecert import CURRENT_VERSION, CriterionSpec, Evidence, StandardSpec, framework
 from courses.models import CatalogueModule
@@ -256,7 +256,9 @@ def _observed_criteria(
     except ImportError:  # pragma: no cover - observations not installed
         return []
     observations: Sequence[Any] = session.scalars(
-        select(Observation).where(
+        select(Observation)
+        .options(selectinload(Observation.criteria), selectinload(Observation.module))
+        .where(
             Observation.learner_id == user_id,
             Observation.org_id == org_id,
             Observation.status.in_(

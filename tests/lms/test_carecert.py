@@ -527,3 +527,10 @@ def test_demo_learner_is_part_way_through_and_demo_is_idempotent(
         )
         == 0
     )
+
+
+def test_courses_list_shows_the_award(world: World, runner) -> None:
+    result = runner.invoke(args=["courses", "list"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("CC-CERT"))
+    assert "The Care Certificate (2025 standards)" in line and "0 questions" in line
