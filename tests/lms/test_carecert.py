@@ -354,6 +354,11 @@ def test_award_issues_one_credential_aligned_to_all_16_that_verifies_offline(
     assert db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.action == "carecert.awarded")
     ).all() == ["carecert.awarded"]
+    # the worker's PDF certificate carries it like any other
+    from lms.pdf import certificate_context, render_certificate
+
+    pdf = render_certificate(certificate_context(cred, "Test"), cred)
+    assert pdf.startswith(b"%PDF")
     # only once
     with pytest.raises(Conflict, match="already awarded"):
         service.award(db.session, ctx(app), world.org, world.learner.id, world.manager, NOW)
