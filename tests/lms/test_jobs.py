@@ -33,14 +33,8 @@ REDIS_URL = os.environ.get("LMS_TEST_REDIS_URL", "")
 
 
 def _redis_up() -> bool:
-    if not REDIS_URL:
-        return False
-    try:
-        from redis import Redis
-
-        return bool(Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except Exception:
-        return False
+    """Set but unreachable is a failure (in the tests themselves), not a skip."""
+    return bool(REDIS_URL)
 
 
 needs_redis = pytest.mark.skipif(

@@ -20,14 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _redis_up() -> bool:
-    if not REDIS_URL:
-        return False
-    try:
-        from redis import Redis
-
-        return bool(Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except Exception:
-        return False
+    """Set but unreachable is a failure (in the tests themselves), not a skip."""
+    return bool(REDIS_URL)
 
 
 pytestmark = pytest.mark.skipif(
