@@ -133,3 +133,28 @@ def test_future_completion_not_counted_yet(world: dict) -> None:
     m = org_compliance(db.session, o.id, NOW)
     row = next(r for r in m.rows if r.worker.name == "Cat Kitchen")
     assert row.cells["FOOD-01"].status is Status.MISSING
+
+
+def test_withdrawn_external_records_do_not_count(
+    world: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from lms.employer.service import ascwds_rows
+
+    o, cat = world["org"], world["cat"]
+    record = complete(o, cat, "FOOD-01", days_ago(3))
+    db.session.commit()
+    m = org_compliance(db.session, o.id, NOW)
+    row = next(r for r in m.rows if r.worker.name == "Cat Kitchen")
+    assert row.cells["FOOD-01"].status is Status.ACTIVE
+    # lms.external owns withdrawal; the matrix asks it which records were withdrawn
+    fake = types.SimpleNamespace(withdrawn_completion_ids=lambda session, org_id: {record.id})
+    monkeypatch.setitem(sys.modules, "lms.external.service", fake)
+    m = org_compliance(db.session, o.id, NOW)
+    row = next(r for r in m.rows if r.worker.name == "Cat Kitchen")
+    assert row.cells["FOOD-01"].status is Status.MISSING
+    ev = cell_evidence(db.session, o.id, cat.id, "FOOD-01", NOW)
+    assert ev.standing.status is Status.MISSING and ev.items[0].withdrawn  # still shown
+    assert all(r.values[2] != "8" for r in ascwds_rows(db.session, o.id, NOW))  # not exported
