@@ -72,11 +72,11 @@ def _clean_image(data: bytes, content_type: str) -> bytes:
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 # Respect the camera's rotation before the orientation tag is dropped.
-                img = ImageOps.exif_transpose(img) or img
-                mode = "RGB" if content_type == "image/jpeg" else img.mode
+                upright = ImageOps.exif_transpose(img) or img
+                mode = "RGB" if content_type == "image/jpeg" else upright.mode
                 if mode not in ("RGB", "RGBA", "L", "LA", "P", "1", "I", "I;16"):
                     mode = "RGBA"
-                pixels = img.convert(mode)
+                pixels = upright.convert(mode)
                 clean = Image.new(pixels.mode, pixels.size)
                 if pixels.mode == "P":
                     clean.putpalette(pixels.getpalette() or [])

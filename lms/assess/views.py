@@ -31,6 +31,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -48,12 +50,15 @@ from .models import METHOD_LABELS, Observation, ObservationStatus
 bp = Blueprint("assess", __name__, url_prefix="/assess")
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "assess"
+# Shown to the worker too (countersign page), so translated.
 STATUS_LABELS = {
-    ObservationStatus.DRAFT.value: "Draft",
-    ObservationStatus.NOT_YET.value: "Not yet competent",
-    ObservationStatus.SUBMITTED.value: "Competent: waiting for the worker to countersign",
-    ObservationStatus.COUNTERSIGNED.value: "Countersigned",
-    ObservationStatus.SIGNED_OFF.value: "Signed off",
+    ObservationStatus.DRAFT.value: lazy_gettext("Draft"),
+    ObservationStatus.NOT_YET.value: lazy_gettext("Not yet competent"),
+    ObservationStatus.SUBMITTED.value: lazy_gettext(
+        "Competent: waiting for the worker to countersign"
+    ),
+    ObservationStatus.COUNTERSIGNED.value: lazy_gettext("Countersigned"),
+    ObservationStatus.SIGNED_OFF.value: lazy_gettext("Signed off"),
 }
 
 
@@ -334,8 +339,6 @@ def countersign(observation_id: int) -> ResponseReturnValue:
                 db.session, ctx(), obs, current_user, form.comment.data, now()
             )
             db.session.commit()
-            from flask_babel import gettext as _
-
             if progress.credential is not None:
                 flash(_("Thank you. Your module is complete and your certificate is ready."))
                 return redirect(url_for("wallet.index"))

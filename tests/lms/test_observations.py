@@ -333,6 +333,8 @@ def test_pages_refuse_the_wrong_people(app: Flask, client: FlaskClient, people: 
     assert client.get("/assess/oakview/").status_code == 404
     assert client.get(f"/assess/observations/{obs.id}").status_code == 404
     assert client.get(f"/assess/oakview/observe/{people.learner.id}/{AMP}").status_code == 404
+    assert client.get(f"/assess/observations/{obs.id}/signoff").status_code == 404
+    assert client.get(f"/assess/mine/{obs.id}").status_code == 404
     client.post("/auth/logout")
     login(client, "learner@example.com")
     assert client.get("/assess/oakview/").status_code == 404  # a learner is no assessor

@@ -11,7 +11,8 @@
  * - Sending happens at once when online, on page load and on the "online" event. An item
  *   leaves the queue after the server's 200 (recorded or replayed) or a refusal (4xx, told to
  *   the mentor); a network error or a 5xx keeps it for the next try.
- * - Without JavaScript the form posts as an ordinary form.
+ * - Without JavaScript the form posts as an ordinary form. A saved draft, a testimony and an
+ *   upload are sent straight to the server; with no signal they are held on the page, not lost.
  */
 
 const CACHE = 'carecred-assess-v1';
@@ -201,6 +202,14 @@ async function start() {
   if (sw) sw.register('/assess/sw.js', { scope: '/assess/' }).catch(() => undefined);
   const form = document.querySelector('form[data-observe]');
   if (form) captureForm(form);
+  for (const other of document.querySelectorAll('main form:not([data-observe])')) {
+    // A saved draft and uploads go straight to the server: with no signal, keep what is typed.
+    other.addEventListener('submit', (event) => {
+      if (navigator.onLine) return;
+      event.preventDefault();
+      say(other.dataset.msgOffline || 'No signal: nothing was sent. What you typed is still here; send it when you are back online.');
+    });
+  }
   window.addEventListener('online', async () => {
     const replies = await flush(form).catch(() => []);
     if (replies.length) report(form, replies);
