@@ -404,9 +404,8 @@ def digest_message(manager: User, matrix: Matrix, base_url: str) -> Message:
         elif cell.status is Status.EXPIRED:
             when = f", ran out {day_text(cell.expires_at)}"
         lines.append(f"{row.worker.name}: {column.title} ({STATUS_LABELS[cell.status]}{when})")
-    after = []
     if len(gaps) > DIGEST_GAPS_LISTED:
-        after.append(f"And {len(gaps) - DIGEST_GAPS_LISTED} more: see the training matrix.")
+        lines.append(f"… and {len(gaps) - DIGEST_GAPS_LISTED} more: see the training matrix.")
     if gaps:
         paragraphs.append("Training to follow up:")
     else:
@@ -421,7 +420,6 @@ def digest_message(manager: User, matrix: Matrix, base_url: str) -> Message:
             if base_url
             else None
         ),
-        after=after,
     )
 
 
@@ -465,10 +463,12 @@ def _remind_org(
 ) -> None:
     due = due_reminders(session, org, now)
     session.commit()  # end the read transaction before the per-recipient ones
-    by_recipient: dict[int, list[Due]] = defaultdict(list)
+    # One e-mail per recipient about their own training, and one with their escalations (a
+    # manager can be both a worker and the one told about others).
+    batches: dict[tuple[int, bool], list[Due]] = defaultdict(list)
     for item in due:
-        by_recipient[item.recipient_id].append(item)
-    for recipient_id, items in by_recipient.items():
+        batches[(item.recipient_id, item.kind is ReminderKind.ESCALATION)].append(item)
+    for (recipient_id, escalations), items in batches.items():
         claimed = _claim_all(session, items, now, report)
         if not claimed:
             continue
@@ -476,7 +476,7 @@ def _remind_org(
         if recipient is None:  # pragma: no cover - users are never deleted
             continue
         mine = [d for d, _ in claimed]
-        if all(d.kind is ReminderKind.ESCALATION for d in mine):
+        if escalations:
             message = escalation_message(recipient, org, mine, base_url)
         else:
             message = worker_message(recipient, org, mine, base_url)

@@ -97,6 +97,18 @@ class World:
         db.session.commit()
         return user
 
+    def role_for(self, user: User) -> None:
+        """Give an existing member (e.g. a manager) an employment in the job role."""
+        db.session.add(
+            Employment(
+                org_id=self.org.id,
+                user_id=user.id,
+                job_role_id=self.role.id,
+                worker_ref=f"u{user.id}",
+            )
+        )
+        db.session.commit()
+
     def completed(self, user: User, code: str, expires_at: datetime) -> None:
         """A completion whose 12-month refresh falls due at `expires_at`."""
         module = db.session.scalar(
@@ -214,6 +226,23 @@ def test_renewal_starts_a_new_cycle_that_is_reminded_again(world: World, sink: S
         .order_by(ReminderSent.id)
     ).all()
     assert fire == [("2027-06-14", 30), ("2028-05-25", 30)]
+
+
+def test_a_manager_who_is_also_a_worker_gets_her_own_reminder_and_the_escalation(
+    world: World, sink: Sink
+) -> None:
+    amira_with_fire_expiring(world)
+    grace = world.manager
+    world.role_for(grace)
+    world.completed(grace, "FIRE-01", EXPIRY)
+    world.completed(grace, "IPC-01", EXPIRY + timedelta(days=200))
+    assert world.run(EXPIRY).emails_sent == 3  # Amira; Grace's own; Grace's escalation
+    escalation, own = sorted(sink.to(grace.email), key=lambda r: r.subject)
+    assert own.subject == "Oakview Care: your training has run out"
+    assert "Fire safety" in own.text() and "Amira" not in own.text()
+    assert escalation.subject == "Oakview Care: 1 training record now overdue"
+    assert "Amira Okafor: Fire safety" in escalation.text()
+    assert "Grace Mensah:" not in escalation.text()  # never told about herself
 
 
 def test_the_organisation_threshold_limits_the_marks(mail_app: Flask, sink: Sink) -> None:
@@ -486,3 +515,14 @@ def test_two_runs_at_the_same_moment_send_each_reminder_once(world: World, sink:
     for n in range(6):
         assert len(sink.to(f"w{n}@example.com")) == 1
     assert db.session.scalar(select(func.count(ReminderSent.id))) == 12
+
+
+def test_a_long_digest_lists_the_first_gaps_and_counts_the_rest(world: World, sink: Sink) -> None:
+    for n in range(31):  # 62 missing records
+        world.worker(f"w{n:02d}@example.com", f"Worker {n:02d}")
+    world.digest(EXPIRY)
+    [mail] = sink.to(world.manager.email)
+    body = mail.text()
+    assert body.count("(Missing)") == reminders.DIGEST_GAPS_LISTED
+    assert "- … and 2 more: see the training matrix." in body
+    assert body.index("and 2 more") < body.index("See the training matrix:")
