@@ -37,6 +37,7 @@ ENV_VARS: dict[str, tuple[str, Any]] = {
     "LMS_SESSION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
     # Redis for the job queue (lms/jobs); unset = jobs run inline in the request or command.
     "LMS_REDIS_URL": ("REDIS_URL", str),
+    "LMS_JOBS_QUEUE": ("JOBS_QUEUE", str),
     # Behind a reverse proxy: how many proxies set each X-Forwarded-* header (0 = trust none).
     "LMS_PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),
     "LMS_PROXY_FIX_X_PROTO": ("PROXY_FIX_X_PROTO", int),

@@ -22,6 +22,7 @@ import logging
 
 from flask import Flask, Response, make_response, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -76,8 +77,8 @@ def init_security(app: Flask) -> None:
         response = make_response(
             _render(
                 503,
-                "Service briefly unavailable",
-                "We could not reach the database, so nothing was saved. Try again in a minute.",
+                _("Service briefly unavailable"),
+                _("We could not reach the database, so nothing was saved. Try again in a minute."),
             )
         )
         response.headers["Retry-After"] = "30"

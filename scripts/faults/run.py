@@ -301,14 +301,8 @@ def worker_fault(url: str, redis_url: str, batch: int) -> dict[str, Any]:
             )
 
     env = {**os.environ, "LMS_DATABASE_URL": url, "LMS_REDIS_URL": redis_url}
-    cmd = [
-        str(common.BIN / "python"),
-        "-c",
-        "import sys; from lms import create_app; from lms.jobs.cli import worker; "
-        f"app = create_app({{'JOBS_QUEUE': {queue_name!r}}}); "
-        "ctx = app.app_context(); ctx.push(); "
-        "worker.main(args=sys.argv[1:], standalone_mode=True)",
-    ]
+    env["LMS_JOBS_QUEUE"] = queue_name
+    cmd = [str(common.BIN / "flask"), "--app", "wsgi", "jobs", "worker"]
     first = subprocess.Popen(
         [*cmd, "--name", f"{queue_name}-a"],
         env=env,
