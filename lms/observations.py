@@ -246,7 +246,7 @@ def awaiting_signoff(session: Session, org_id: int) -> list[Observation]:
 # --- recording -----------------------------------------------------------------------------
 
 
-def _module_for(session: Session, org_id: int, learner_id: int, code: str) -> CatalogueModule:
+def module_for(session: Session, org_id: int, learner_id: int, code: str) -> CatalogueModule:
     enrolled = session.scalar(
         select(Enrolment.id).where(
             Enrolment.user_id == learner_id,
@@ -275,7 +275,7 @@ def start(
 ) -> Observation:
     """The assessor's open draft for this worker and module, or a new one."""
     learner = check_assessor(session, assessor, org_id, learner_id)
-    module = _module_for(session, org_id, learner.id, code)
+    module = module_for(session, org_id, learner.id, code)
     if client_key is None:
         draft = session.scalar(
             select(Observation)
@@ -682,7 +682,7 @@ def sync(
             raise Conflict("That observation was recorded by someone else.")
         return SyncResult(existing, replayed=True)
     learner = check_assessor(session, assessor, org.id, learner_id)
-    check_input(_module_for(session, org.id, learner.id, code), data)
+    check_input(module_for(session, org.id, learner.id, code), data)
     try:
         with session.begin_nested():
             obs = start(session, assessor, org.id, learner_id, code, now, client_key=client_key)

@@ -42,7 +42,6 @@ from ..completing import final_status, manager_signoff_needed
 from ..errors import NotFound
 from ..extensions import csrf, db
 from ..issuance import IssuanceContext
-from ..learning import current_module
 from ..models import Organisation
 from .forms import EvidenceForm, SignForm, WitnessForm, observation_form
 from .models import METHOD_LABELS, Observation, ObservationStatus
@@ -159,9 +158,7 @@ def observe(slug: str, learner_id: int, code: str) -> ResponseReturnValue:
     """A new observation (this page is kept on the phone for use with no signal)."""
     org = svc.assessing_organisation(db.session, current_user, slug)
     learner = svc.check_assessor(db.session, current_user, org.id, learner_id)
-    module = current_module(db.session, code)
-    if not module.observation:
-        raise NotFound(f"{module.title} has no observed practice to record.")
+    module = svc.module_for(db.session, org.id, learner.id, code)
     form = observation_form(module.observation)
     if request.method == "POST" and form.validate_on_submit():
         obs = svc.start(db.session, current_user, org.id, learner.id, code, now())
