@@ -132,6 +132,9 @@ class ExternalSpec(Strict):
 class QuizSettings(Strict):
     pass_mark: int = Field(default=80, ge=1, le=100)
     per_outcome: int = Field(default=2, ge=1, le=10)
+    # Failed attempts allowed in a row; then a cooling-off period (or a manager's reset).
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    cooling_off_hours: int = Field(default=24, ge=1, le=720)
 
 
 class ModuleSpec(Strict):
@@ -228,7 +231,7 @@ class Option(Strict):
 class QuestionSpec(Strict):
     id: str
     outcome: str
-    type: Literal["single", "multiple", "true_false"]
+    type: Literal["single", "multiple", "true_false", "ordering"]
     prompt: str = Field(min_length=5, max_length=1000)
     options: tuple[Option, ...] = Field(min_length=2, max_length=6)
     correct: tuple[str, ...] = Field(min_length=1)
@@ -255,6 +258,14 @@ class QuestionSpec(Strict):
             raise ValueError(f"correct: a {self.type} question has exactly one right answer")
         if self.type == "true_false" and sorted(option_ids) != ["false", "true"]:
             raise ValueError("options: a true_false question has exactly the ids true and false")
+        if self.type == "ordering":
+            if len(option_ids) < 3:
+                raise ValueError("options: an ordering question has at least 3 steps")
+            if list(self.correct) != option_ids:
+                raise ValueError(
+                    "correct: an ordering question lists every option id, in the order the "
+                    f"options are written (here {option_ids})"
+                )
         return self
 
 

@@ -6,6 +6,9 @@ marking, completion, expiry) come from `courses`; this module applies them to pe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,10 +18,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from courses.completion import lessons_outstanding
-from courses.errors import ModuleNotFound
+from courses.errors import InvalidAnswers, ModuleNotFound
 from courses.models import CatalogueModule, Lesson, Question
-from courses.quiz import Marking, draw_questions, mark, parse_answers
+from courses.quiz import (
+    AnswersRefused,
+    Marking,
+    OrderIncomplete,
+    display_options,
+    draw_questions,
+    mark,
+    parse_answers,
+)
 
+from . import audit
 from .errors import Conflict, LessonsOutstanding, NotFound
 from .issuance import IssuanceContext
 from .models import (
@@ -28,7 +40,13 @@ from .models import (
     IssuedCredential,
     LessonProgress,
     QuizAttempt,
+    User,
 )
+from .quiz_limits import QuizLocked, check_can_open
+
+__all__ = ["QuizLocked"]
+
+log = logging.getLogger(__name__)
 
 # How long a drawn quiz stays open: long enough to take it offline and sync days later.
 ATTEMPT_TTL = timedelta(days=14)
@@ -36,6 +54,10 @@ ATTEMPT_TTL = timedelta(days=14)
 
 class AttemptExpired(Conflict):
     code = "attempt_expired"
+
+
+class AlreadySubmitted(Conflict):
+    code = "already_submitted"
 
 
 def _expired(attempt: QuizAttempt, now: datetime) -> bool:
@@ -224,6 +246,7 @@ def open_attempt(
         attempt.status = AttemptStatus.EXPIRED.value
         attempt = None
     if attempt is None:
+        check_can_open(session, user_id, enrolment.org_id, module, now)
         attempt = QuizAttempt(
             user_id=user_id,
             org_id=enrolment.org_id,
@@ -248,6 +271,28 @@ def _check_lessons(session: Session, user_id: int, module: CatalogueModule) -> N
 def attempt_questions(module: CatalogueModule, attempt: QuizAttempt) -> list[Question]:
     by_id = {q.id: q for q in module.questions}
     return [by_id[qid] for qid in attempt.question_ids]
+
+
+@dataclass(frozen=True)
+class QuizItem:
+    """A question as shown: an ordering question's steps shuffled (the file order is the
+    answer), the same way every time this attempt is shown, online or offline."""
+
+    question: Question
+    options: list[dict[str, str]]
+
+    @property
+    def positions(self) -> range:
+        return range(1, len(self.options) + 1)
+
+
+def quiz_items(attempt: QuizAttempt, questions: Sequence[Question], secret: str) -> list[QuizItem]:
+    # Seeded with a keyed hash of the attempt: stable for this attempt, and not something a
+    # learner can recompute to undo the shuffle.
+    seed = hmac.new(
+        secret.encode(), f"quiz-order:{attempt.id}".encode(), hashlib.sha256
+    ).hexdigest()
+    return [QuizItem(q, display_options(q, seed)) for q in questions]
 
 
 def get_attempt(session: Session, user_id: int, attempt_id: int) -> QuizAttempt:
@@ -286,7 +331,9 @@ def submit_attempt(
     if attempt.status != AttemptStatus.OPEN.value:
         if submission_key is not None and attempt.submission_key == submission_key:
             return _recorded(session, attempt, questions, replayed=True)
-        raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
+        raise AlreadySubmitted(
+            "This quiz attempt was already submitted. Your first answers were kept."
+        )
     if _expired(attempt, now):
         raise AttemptExpired(
             f"This quiz was started more than {ATTEMPT_TTL.days} days ago, so it has expired. "
@@ -311,8 +358,29 @@ def submit_attempt(
         .execution_options(synchronize_session=False)
     )
     if closed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("This quiz attempt was already submitted. Your first answers were kept.")
+        raise AlreadySubmitted(
+            "This quiz attempt was already submitted. Your first answers were kept."
+        )
     session.refresh(attempt)
+    audit.record(
+        session,
+        actor=_person(session, user_id),
+        action="quiz.submitted",
+        entity_type="quiz_attempt",
+        entity_id=attempt.id,
+        now=now,
+        org_id=attempt.org_id,
+        subject_user_id=user_id,
+        after={
+            "module": module.code,
+            "version": module.version,
+            "score_percent": marking.score_percent,
+            "correct": marking.correct_count,
+            "total": marking.total,
+            "passed": marking.passed,
+            "offline": submission_key is not None,
+        },
+    )
     from .completing import complete_if_ready  # completing builds on this module's models
     from .models import User
 
@@ -327,6 +395,82 @@ def submit_attempt(
         actor=session.get(User, user_id),
     )
     return SubmitResult(attempt, marking, questions, completion, credential)
+
+
+@dataclass(frozen=True)
+class OutcomeFeedback:
+    """One learning outcome on the result page: met or to review, and where it is taught."""
+
+    outcome_id: str
+    text: str
+    met: bool
+    lessons: tuple[Lesson, ...]
+
+
+def outcome_feedback(module: CatalogueModule, marking: Marking) -> list[OutcomeFeedback]:
+    """Per outcome, never per question: which answers were right stays unsaid, because the
+    same questions can be drawn again."""
+    texts = module.outcome_text
+    return [
+        OutcomeFeedback(
+            outcome,
+            texts.get(outcome, outcome),
+            met,
+            tuple(lesson for lesson in module.lessons if outcome in (lesson.outcomes or [])),
+        )
+        for outcome, met in marking.outcome_feedback()
+    ]
+
+
+def _person(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def refusal_reason(err: Exception) -> str | None:
+    """The audit reason code of a refused submission; None for a learner's slip on the form
+    (an ordering question left part-done), which is shown back to them, not recorded."""
+    if isinstance(err, OrderIncomplete):
+        return None
+    if isinstance(err, AnswersRefused):
+        return err.reason
+    if isinstance(err, InvalidAnswers):
+        return "invalid_answers"
+    if isinstance(err, AttemptExpired):
+        return "attempt_expired"
+    if isinstance(err, AlreadySubmitted):
+        return "already_submitted"
+    return None
+
+
+def record_refusal(
+    session: Session, user_id: int, attempt_id: int, err: Exception, now: datetime
+) -> bool:
+    """Log and audit a refused submission ("quiz.refused"). Call it after rolling back the
+    refused work, then commit: the refusal is kept even though nothing else was saved.
+
+    The log line names the user id, the attempt and the reason code: never answers, names or
+    e-mail addresses. Returns False (nothing recorded) for a slip or someone else's attempt.
+    """
+    reason = refusal_reason(err)
+    attempt = session.get(QuizAttempt, attempt_id)
+    if reason is None or attempt is None or attempt.user_id != user_id:
+        return False
+    log.warning(
+        "quiz submission refused: user %s, attempt %s, reason %s", user_id, attempt_id, reason
+    )
+    audit.record(
+        session,
+        actor=_person(session, user_id),
+        action="quiz.refused",
+        entity_type="quiz_attempt",
+        entity_id=attempt.id,
+        now=now,
+        org_id=attempt.org_id,
+        subject_user_id=user_id,
+        after={"module": attempt.module.code, "status": attempt.status},
+        reason=reason,
+    )
+    return True
 
 
 def _recorded(
