@@ -18,7 +18,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Protocol
@@ -173,13 +173,18 @@ class SmtpMailer:
 
     @contextmanager
     def kept_open(self) -> Iterator[SmtpMailer]:
-        """Reuse one connection for every send() inside the block (reminder runs, imports)."""
-        self._holding = True
+        """A mailer that reuses one connection for every send() inside the block.
+
+        It is a copy: this mailer stays connection-free, so runs in other threads that share
+        it each get their own connection.
+        """
+        held = replace(self)
+        held._holding = True
         try:
-            yield self
+            yield held
         finally:
-            self._holding = False
-            self._drop()
+            held._holding = False
+            held._drop()
 
     def send(self, message: Message) -> None:
         if not self.host:

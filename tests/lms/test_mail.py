@@ -108,7 +108,7 @@ def test_kept_open_reuses_one_connection_and_survives_a_refusal() -> None:
             sink.fail_with = None
             held.send(message())  # type: ignore[arg-type]
         assert (len(sink.received), sink.connections) == (2, 1)
-        assert mailer._held is None  # closed at the end of the block
+        assert held._held is None and mailer._held is None  # closed at the end of the block
         mailer.send(message())  # type: ignore[arg-type]
         mailer.send(message())  # type: ignore[arg-type]
         assert sink.connections == 3  # without the block: one connection per message
@@ -119,8 +119,8 @@ def test_kept_open_reconnects_when_the_server_hung_up() -> None:
         mailer = SmtpMailer(host="127.0.0.1", port=sink.port)
         with kept_open(mailer) as held:
             held.send(message())  # type: ignore[arg-type]
-            assert mailer._held is not None
+            assert isinstance(held, SmtpMailer) and held._held is not None
             # The idle connection is gone (as when a server times it out).
-            mailer._held.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            held._held.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
             held.send(message())  # type: ignore[arg-type]
         assert (len(sink.received), sink.connections) == (2, 2)

@@ -510,6 +510,7 @@ def test_two_runs_at_the_same_moment_send_each_reminder_once(world: World, sink:
     for t in threads:
         t.join()
     assert errors == []
+    assert sum(r.failed for r in reports) == 0
     assert sum(r.reminders_sent for r in reports) == 12
     assert sum(r.skipped for r in reports) == 12  # what one run sent, the other skipped
     for n in range(6):
