@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import Flask, Response, make_response, request
+from flask import Flask, Response, g, make_response, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -73,6 +73,9 @@ def init_security(app: Flask) -> None:
 
         with contextlib.suppress(Exception):  # the connection is gone: nothing to roll back
             db.session.rollback()
+        # The page's header asks who is logged in; without this it would query the database
+        # again, fail inside this handler and turn the 503 into a 500.
+        g._login_user = app.login_manager.anonymous_user()  # type: ignore[attr-defined]
         log.warning("database unavailable: %s", str(err.orig).strip()[:200])
         response = make_response(
             _render(

@@ -486,6 +486,7 @@ def main() -> int:
     results["duplicate_submission"] = duplicate_fault(url, setup, port, 39)
     print(json.dumps(results["duplicate_submission"], indent=2))
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["load_average_at_end"] = os.getloadavg()
     results["passed"] = all(
         results[k]["passed"] for k in ("database_outage", "worker_killed", "duplicate_submission")
     )

@@ -171,6 +171,7 @@ def main() -> int:
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": common.machine(),
+        "load_average_at_end": os.getloadavg(),  # others' work on a shared machine shows here
         "users": users,
         "minutes": minutes,
         "gunicorn_workers": workers,

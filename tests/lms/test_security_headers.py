@@ -190,3 +190,29 @@ def test_database_down_is_a_quick_503_not_a_hang(tmp_path: Path) -> None:
     assert "nothing was saved" in page.text
     with app.app_context():
         db.engine.dispose()
+
+
+def test_database_down_for_a_logged_in_user_is_still_a_503(app: Flask) -> None:
+    """The error page's header must not go back to the database for the user."""
+    from sqlalchemy.exc import OperationalError
+
+    _user(app)
+    client = app.test_client()
+    client.post("/auth/login", data={"email": "sam@example.com", "password": PASSWORD})
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("database is not accepting connections"))
+
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", down)
+    try:
+        with app.app_context():
+            db.session.remove()
+        page = client.get("/")
+    finally:
+        event.remove(engine, "before_cursor_execute", down)
+    assert page.status_code == 503, page.text[:300]
+    assert "nothing was saved" in page.text
