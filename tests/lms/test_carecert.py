@@ -343,6 +343,9 @@ def test_award_issues_one_credential_aligned_to_all_16_that_verifies_offline(
     alignments = cred.credential_json["credentialSubject"]["achievement"]["alignment"]
     codes = sorted(a["targetCode"] for a in alignments if a.get("targetCode", "").startswith("CC"))
     assert codes == [f"CC2025-{n:02d}" for n in ALL]
+    achievement = cred.credential_json["credentialSubject"]["achievement"]
+    assert "all 16 standards" in achievement["criteria"]["narrative"]
+    assert "quiz" not in achievement["criteria"]["narrative"].lower()  # not a module's criteria
     assert db.session.scalar(select(func.count(IssuedCredential.id))) == 1
     # offline: only the signed trust list and the token
     text, anchor = trust_list(db.session, ctx(app), NOW + timedelta(minutes=1))
