@@ -542,3 +542,12 @@ def test_courses_list_shows_the_award(world: World, runner) -> None:
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("CC-CERT"))
     assert "The Care Certificate (2025 standards)" in line and "0 questions" in line
+
+
+def test_evidence_made_under_the_2015_standards_does_not_count_for_2025(world: World) -> None:
+    module = world.module("CC-16")
+    module.care_certificate = {"version": "2015", "standards": [9]}
+    world.pass_quiz("CC-16")
+    db.session.commit()
+    t = service.tracker(db.session, world.org, world.learner, NOW)
+    assert t.standard(16).evidenced == 0
