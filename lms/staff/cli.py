@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 
 import click
 from flask import current_app
+from sqlalchemy import select
 
 from ..extensions import db
 from ..mail import Mailer, SmtpMailer, mailer_for
+from ..models import User
 from . import reminders as service
 
 reminders_cli = click.Group("reminders", help="Training reminders and weekly digests by e-mail.")
@@ -47,12 +49,13 @@ def reminders_send(dry_run: bool) -> None:
     now = datetime.now(UTC)
     if dry_run:
         due = service.pending_summary(db.session, now)
+        emails = {uid: email for uid, email in db.session.execute(select(User.id, User.email))}
         db.session.rollback()
         for item in due:
             mark = f" ({item.threshold} days)" if item.threshold else ""
             click.echo(
                 f"{item.kind.value}{mark}: {item.subject_name}, {item.module_title} "
-                f"(to user {item.recipient_id})"
+                f"(to {emails.get(item.recipient_id, item.recipient_id)})"
             )
         click.echo(f"{len(due)} reminder(s) due")
         return

@@ -18,6 +18,10 @@ What is sent, per active employment and requirement (statuses from `lms.complian
   expiry date. A new completion gives a new expiry date, so the next cycle is reminded afresh.
 - **Digest**: to each manager, once per ISO week: counts by status and the list of gaps.
 
+Workers who have not started yet (start date in the future), leavers (lms.compliance leaves
+them out) and closed accounts get no reminders; a worker imported but not yet set up (still
+invited) does, since the reminder is how the training gets done.
+
 One e-mail per person per run: everything newly due for a worker goes in one message, and a
 manager's escalations in another.
 
@@ -172,6 +176,8 @@ def due_reminders(session: Session, org: Organisation, now: datetime) -> list[Du
         worker = row.worker
         if worker.user_id not in workers:
             continue
+        if worker.start_date is not None and worker.start_date > now.date():
+            continue  # not started yet: the digest shows their gaps, they are not chased
         for code, cell in sorted(row.cells.items()):
             about = (org.id, worker.user_id, worker.name, code, titles.get(code, code))
             if cell.status is Status.EXPIRING and cell.expires_at is not None:

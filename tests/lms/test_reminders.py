@@ -90,8 +90,7 @@ class World:
                 user_id=user.id,
                 job_role_id=self.role.id,
                 worker_ref=email.split("@")[0],
-                start_date=date(2025, 1, 6),
-                **employment,
+                **{"start_date": date(2025, 1, 6), **employment},
             )
         )
         db.session.commit()
@@ -272,8 +271,9 @@ def test_missing_training_is_reminded_once(world: World, sink: Sink) -> None:
     assert world.run(EXPIRY + timedelta(days=7)).emails_sent == 0
 
 
-def test_leavers_and_closed_accounts_get_nothing(world: World, sink: Sink) -> None:
+def test_leavers_future_starters_and_closed_accounts_get_nothing(world: World, sink: Sink) -> None:
     world.worker("left@example.com", "Dan Left", end_date=date(2027, 1, 1))
+    world.worker("soon@example.com", "Fay Soon", start_date=EXPIRY.date() + timedelta(days=1))
     closed = world.worker("closed@example.com", "Eve Closed")
     closed.active = False
     db.session.commit()
@@ -436,6 +436,7 @@ def test_cli_send_digest_and_dry_run(world: World, sink: Sink, mail_app: Flask) 
     dry = runner.invoke(args=["reminders", "send", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "expiring (30 days): Amira Okafor, Fire safety" in dry.output
+    assert "(to amira@example.com)" in dry.output
     assert sink.received == [] and db.session.scalar(select(func.count(ReminderSent.id))) == 0
 
     sent = runner.invoke(args=["reminders", "send"])
@@ -527,3 +528,14 @@ def test_a_long_digest_lists_the_first_gaps_and_counts_the_rest(world: World, si
     assert body.count("(Missing)") == reminders.DIGEST_GAPS_LISTED
     assert "- … and 2 more: see the training matrix." in body
     assert body.index("and 2 more") < body.index("See the training matrix:")
+
+
+def test_an_invited_worker_who_has_not_set_a_password_is_reminded(world: World, sink: Sink) -> None:
+    from lms.staff.importer import INVITED_HASH_PREFIX
+
+    newcomer = world.worker("new@example.com", "Gita New")
+    newcomer.active = False
+    newcomer.password_hash = INVITED_HASH_PREFIX + "x"
+    db.session.commit()
+    assert world.run(EXPIRY).emails_sent == 1
+    assert len(sink.to("new@example.com")) == 1
