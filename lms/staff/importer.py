@@ -433,6 +433,14 @@ def check_rows(parsed: ParsedFile, context: OrgContext) -> ParsedFile:
         parsed.file_issues.append(
             Issue("Your organisation has no job roles yet. Add them first, then import staff.")
         )
+    site_column = "site" in parsed.columns
+    if context.sites and not site_column and parsed.rows:
+        parsed.file_issues.append(
+            Issue(
+                "Add a site column: your organisation has sites, so each person needs one."
+                + _known(n for _, n in context.sites.values())
+            )
+        )
     for row in parsed.rows:
         if row.job_role:
             found = context.job_roles.get(normalise_label(row.job_role))
@@ -464,7 +472,7 @@ def check_rows(parsed: ParsedFile, context: OrgContext) -> ParsedFile:
                 )
             else:
                 row.site_id = found_site[0]
-        elif context.sites:
+        elif context.sites and site_column:
             row.errors.append(
                 Issue(
                     "Enter the site this person works at."

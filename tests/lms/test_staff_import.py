@@ -273,6 +273,10 @@ def test_site_required_only_when_the_organisation_has_sites() -> None:
     assert messages(check_rows(parse(text), context(sites={}))) == []
     no_site_column = "name,email,job_role,start_date\nA,a@x.org,Care worker,01/01/2025\n"
     assert messages(check_rows(parse(no_site_column), context(sites={}))) == []
+    assert messages(check_rows(parse(no_site_column), context())) == [
+        "File: Add a site column: your organisation has sites, so each person needs one. "
+        "Known: Garden lodge, Main house."
+    ]
 
 
 def test_no_job_roles_yet_is_explained() -> None:
