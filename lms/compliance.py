@@ -14,20 +14,27 @@ end date after today). % compliant counts ACTIVE and EXPIRING cells (still valid
 required cells. The status filter only narrows the rows shown (workers with at least one cell
 in that status); the percentages are those of the site/role selection, not of the filter.
 
-Performance (1,000 staff x 25 requirements, see bench/bench_matrix.py): five set-based queries
-(organisation, employments with users/sites/roles, requirements, current modules, completions)
-and one pass in Python; no query per worker. The completions query is served by the index
-`ix_completions_org_user_module_completed` (org_id, user_id, module_id, completed_at) on
-`completions`, which also covers the drill-down. On PostgreSQL, with 2.5 million completions
-across 1,000 organisations, its plan is (EXPLAIN, lms_h4, figures in bench/README.md):
+Performance (1,000 staff x 25 requirements, see bench/bench_matrix.py and bench/README.md):
+five set-based queries (organisation, employments with users/sites/roles, requirements, current
+modules, completions) and one pass in Python; no query per worker. Histories are replayed only
+in the previous-expiry mode (elsewhere the latest completion decides). Indexes:
+`ix_completions_org_user_module_completed` (org_id, user_id, module_id, completed_at) serves
+the completions query in its ORDER BY and the drill-down; employments are read through
+`ix_employments_org_id`, requirements through `ix_requirements_org_id`. On PostgreSQL 15 with
+2.5 million completions across 1,001 organisations (lms_h4), EXPLAIN ANALYZE of the completions
+query gave:
 
-    Index Scan using ix_completions_org_user_module_completed on completions
-      Index Cond: (org_id = $1)
-      Filter: (module_id = ANY ($2))
+    Sort (rows=25000)  Sort Key: user_id, module_id, completed_at, id  (quicksort, 2.7 MB)
+      ->  Index Scan using ix_completions_org_id on completions (rows=25000)
+            Index Cond: (org_id = 1)
+            Filter: (module_id = ANY ('{...25 ids...}'))
+            Buffers: shared hit=259
+    Execution Time: 6.7 ms
 
-(or a Bitmap Index Scan on the same index for larger organisations), so the cost grows with
-the organisation's own rows, not with the table. Employments are read through
-`ix_employments_org_id` and requirements through `ix_requirements_org_id`.
+(the planner preferred the single-column org index plus an in-memory sort because one
+organisation's rows were adjacent on disk; either index keeps the cost proportional to the
+organisation's own rows). The matrix took 132 ms with the organisation alone in the database
+and 115 ms with the 2.5 million rows: flat.
 """
 
 from __future__ import annotations
