@@ -250,9 +250,7 @@ def test_pages_record_show_upload_and_withdraw(
     assert missing.status_code == 400 and "Choose how it was delivered" in missing.text
     data = form(world)
     data["evidence_file"] = (io.BytesIO(_png()), "register.png")
-    saved = client.post(
-        "/manage/brook/external/new", data=data, content_type="multipart/form-data"
-    )
+    saved = client.post("/manage/brook/external/new", data=data, content_type="multipart/form-data")
     assert saved.status_code == 302, saved.text
     record = db.session.scalars(select(ExternalRecord)).one()
     assert record.evidence_content_type == "image/png" and record.variant == "Tier 1"
