@@ -43,6 +43,7 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
@@ -610,6 +611,17 @@ def _new_worker_ref(used: set[str]) -> str:
             return ref
 
 
+def _flush_or_conflict(session: Session) -> None:
+    """A unique e-mail, worker id or employment taken by an import running at the same time."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "Someone changed the staff list while this file was being imported, so nothing "
+            "was imported. Upload the file again to see what is new."
+        ) from None
+
+
 def import_batch(
     session: Session,
     org: Organisation,
@@ -664,7 +676,7 @@ def import_batch(
         if row.email not in existing
     ]
     session.add_all(new_accounts)
-    session.flush()
+    _flush_or_conflict(session)
     users = {**existing, **{u.email: u for u in new_accounts}}
     learners = set(
         session.scalars(
@@ -693,7 +705,7 @@ def import_batch(
             )
         )
     session.add_all(employments)
-    session.flush()
+    _flush_or_conflict(session)
     added: list[tuple[User, Employment]] = []
     for row, employment in zip(rows, employments, strict=True):
         user = users[row.email]

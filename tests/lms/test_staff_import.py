@@ -746,3 +746,42 @@ def test_property_what_a_spreadsheet_writes_is_read_back(
         (importer._clean(name), f"person{n}@example.com", started, 1)
         for n, (name, started, _) in enumerate(people)
     ]
+
+
+def test_a_concurrent_import_of_the_same_worker_is_a_clear_conflict(
+    manager: FlaskClient,
+    org_setup: dict[str, Any],
+    mail_app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another import commits the same worker id between our checks and our insert."""
+    text = (
+        "name,email,job_role,site,start_date,worker_id\n"
+        "Amira Okafor,amira@example.com,Care worker,Main house,03/02/2025,W1\n"
+        "Ben Carter,ben@example.com,Care worker,Main house,03/02/2025,W2\n"
+    )
+    token = batch_token(upload(manager, text))
+    cara = get_or_create_user(
+        db.session,
+        mail_app.extensions["password_hasher"],
+        "cara@example.com",
+        "Cara",
+        PASSWORD,
+        datetime.now(UTC),
+    )
+    db.session.add(Employment(org_id=org_setup["org"].id, user_id=cara.id, worker_ref="W2"))
+    db.session.commit()
+    real = importer.load_context
+
+    def stale(session: Any, org_id: int, emails: Any) -> OrgContext:
+        seen = real(session, org_id, emails)
+        return OrgContext(seen.job_roles, seen.sites, seen.staff, frozenset(), seen.accounts)
+
+    monkeypatch.setattr(importer, "load_context", stale)  # the checks miss the other import
+    response = confirm(manager, token)
+    assert response.status_code == 409
+    assert "nothing was imported" in response.get_data(as_text=True)
+    assert employments() == 1
+    assert db.session.scalar(select(User).where(User.email == "amira@example.com")) is None
+    batch = db.session.scalar(select(ImportBatch).where(ImportBatch.token == token))
+    assert batch is not None and batch.status == "pending"
