@@ -24,7 +24,7 @@ from lms.errors import Conflict, Forbidden, NotFound
 from lms.extensions import db
 from lms.issuance import IssuanceContext, trust_list
 from lms.models import AuditEvent, Completion, IssuedCredential, Organisation, Role, User
-from tests.conftest import PASSWORD, csrf_token, make_app
+from tests.conftest import PASSWORD, PG_URL, csrf_token, make_app
 
 AMP = "AMP-01"  # observation required, direct observation only, no manager sign-off
 CC = "CC-01"  # observation required with a manager's sign-off
@@ -619,3 +619,44 @@ def test_demo_leaves_the_learner_waiting_for_observation_and_is_idempotent(
         db.session, learning.enrolment_for(db.session, learner.id, AMP).org_id, mentor
     )
     assert any(r.learner.id == learner.id and r.module.code == AMP for r in rows)
+
+
+@pytest.mark.skipif(
+    not PG_URL, reason="needs PostgreSQL: SQLite runs one writer at a time, so nothing races"
+)
+def test_the_same_offline_observation_arriving_twice_at_once_is_recorded_once(
+    app: Flask, people: People
+) -> None:
+    import threading
+
+    key = "0a0a0a0a-race-4000-8000-000000000001"
+    ids = (people.org.id, people.mentor.id, people.learner.id)
+    barrier = threading.Barrier(2)
+    outcomes: list[tuple[int, bool]] = []
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            with app.app_context():
+                org = db.session.get_one(Organisation, ids[0])
+                mentor = db.session.get_one(User, ids[1])
+                barrier.wait(timeout=10)
+                result = svc.sync(
+                    db.session, _ctx(app), mentor, org, ids[2], AMP, key, all_met(AMP), True, NOW
+                )
+                db.session.commit()
+                outcomes.append((result.observation.id, result.replayed))
+                db.session.remove()
+        except BaseException as err:  # reported below
+            failures.append(err)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not failures, failures
+    assert len({obs_id for obs_id, _ in outcomes}) == 1
+    assert sorted(replayed for _, replayed in outcomes) == [False, True]
+    assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
+    assert audit.verify_chain(db.session).ok
