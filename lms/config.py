@@ -35,6 +35,7 @@ ENV_VARS: dict[str, tuple[str, Any]] = {
     "LMS_INSTANCE_NAME": ("INSTANCE_NAME", str),
     "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LMS_SESSION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
+    "LMS_EVIDENCE_DIR": ("EVIDENCE_DIR", str),
     # Redis for the job queue (lms/jobs); unset = jobs run inline in the request or command.
     "LMS_REDIS_URL": ("REDIS_URL", str),
     "LMS_JOBS_QUEUE": ("JOBS_QUEUE", str),
@@ -57,6 +58,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
     return {
         "LMS_ENV": "development",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
+        # Uploaded evidence (observation photos, certificates): outside the web root.
+        "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SECRET_KEY": DEV_SECRET_KEY,
         "KEY_ENCRYPTION_KEY": DEV_KEY_ENCRYPTION_KEY,

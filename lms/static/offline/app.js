@@ -363,5 +363,7 @@ async function start() {
   await saveForOffline(state);
 }
 
-// /verify/ has its own worker (static/verify/sw.js) and no learner queue.
-if (sw && status && !location.pathname.startsWith('/verify/')) start().catch(() => undefined);
+// /verify/ and /assess/ have their own workers (static/verify/sw.js, static/assess/sw.js)
+// and no learner queue.
+const ownWorker = ['/verify/', '/assess/'].some((p) => location.pathname.startsWith(p));
+if (sw && status && !ownWorker) start().catch(() => undefined);
