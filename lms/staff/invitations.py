@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from ..models import Organisation, User
 from .importer import INVITED_HASH_PREFIX
 
 SALT = "carecred.staff.set-password"
+INVITE_LINK_PATH = "/auth/set-password/"  # + token; the route in lms/staff/views.py
 MAX_AGE_SECONDS = 7 * 24 * 60 * 60
 
 
@@ -130,19 +131,18 @@ def send_invitations(
     org: Organisation,
     secret_key: str,
     base_url: str,
-    path_for_token: Callable[[str], str],
 ) -> InviteReport:
     """E-mail each user a set-password link. Failures are reported, not raised.
 
-    `path_for_token(token) -> "/auth/set-password/..."`; links are built on BASE_URL, never on
-    the request's Host header (a forged Host must not put an attacker's site in the e-mail).
+    Links are built on BASE_URL, never on the request's Host header (a forged Host must not
+    put an attacker's site in the e-mail).
     """
     sent = 0
     failed: list[tuple[User, str]] = []
     with kept_open(mailer) as held:
         for user in users:
             token = make_token(user, secret_key)
-            url = base_url.rstrip("/") + path_for_token(token)
+            url = base_url.rstrip("/") + INVITE_LINK_PATH + token
             try:
                 held.send(invitation_message(user, org, url))
             except MailError as err:
@@ -150,3 +150,38 @@ def send_invitations(
             else:
                 sent += 1
     return InviteReport(sent=sent, failed=failed)
+
+
+def report_data(report: InviteReport) -> dict[str, object]:
+    return {"sent": report.sent, "failed": [[u.id, reason] for u, reason in report.failed]}
+
+
+def invite_job(org_id: int, user_ids: list[int]) -> dict[str, object]:
+    """The job form (lms.jobs, plain ids in): e-mail the set-password links off the request.
+
+    Safe to run again: only accounts still waiting for a password are e-mailed (and a second
+    e-mail carries a link that works just as well).
+    """
+    from flask import current_app
+    from sqlalchemy import select
+
+    from ..jobs import job_session
+    from ..mail import mailer_for
+
+    with job_session() as session:
+        org = session.get(Organisation, org_id)
+        if org is None:
+            return {"sent": 0, "failed": []}
+        users = [
+            u
+            for u in session.scalars(select(User).where(User.id.in_([int(i) for i in user_ids])))
+            if is_invited(u)
+        ]
+        report = send_invitations(
+            mailer_for(current_app),
+            users,
+            org,
+            current_app.config["SECRET_KEY"],
+            current_app.config["BASE_URL"],
+        )
+    return report_data(report)

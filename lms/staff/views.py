@@ -46,18 +46,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _invite(users: list[User], org: Organisation) -> invitations.InviteReport:
+def _invite(users: list[User], org: Organisation) -> invitations.InviteReport | None:
+    """Send the set-password e-mails: on the job queue when there is one (None: queued)."""
+    from .. import jobs
+
+    if "staff.invite" in jobs.REGISTRY and jobs.redis_url():
+        jobs.enqueue("staff.invite", org_id=org.id, user_ids=[u.id for u in users])
+        return None
     return invitations.send_invitations(
         mailer_for(current_app),
         users,
         org,
         current_app.config["SECRET_KEY"],
         current_app.config["BASE_URL"],
-        lambda token: url_for("staff.set_password", token=token),
     )
 
 
-def _flash_invites(report: invitations.InviteReport) -> None:
+def _flash_invites(report: invitations.InviteReport | None) -> None:
+    if report is None:
+        flash("The set-password e-mails are being sent.")
+        return
     if report.sent:
         flash(f"Set-password e-mails sent: {report.sent}.")
     if report.failed:
@@ -207,7 +215,7 @@ def invite(slug: str, user_id: int) -> ResponseReturnValue:
     return redirect(url_for("staff.staff_list", slug=slug))
 
 
-@bp.route("/auth/set-password/<token>", methods=["GET", "POST"])
+@bp.route(invitations.INVITE_LINK_PATH + "<token>", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def set_password(token: str) -> ResponseReturnValue:
     now = _now()

@@ -785,3 +785,41 @@ def test_a_concurrent_import_of_the_same_worker_is_a_clear_conflict(
     assert db.session.scalar(select(User).where(User.email == "amira@example.com")) is None
     batch = db.session.scalar(select(ImportBatch).where(ImportBatch.token == token))
     assert batch is not None and batch.status == "pending"
+
+
+def test_invitations_as_a_job(
+    manager: FlaskClient, mail_app: Flask, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a job queue, the import page queues the e-mails; the job sends them, once each."""
+    from lms import jobs
+
+    monkeypatch.setitem(
+        jobs.REGISTRY,
+        "staff.invite",
+        jobs.JobSpec("lms.staff.invitations:invite_job", 900, "Set-password e-mails"),
+    )
+    queued: list[dict[str, Any]] = []
+    monkeypatch.setattr(jobs, "redis_url", lambda app=None: "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(jobs, "enqueue", lambda name, **kw: queued.append({"name": name, **kw}))
+    token = batch_token(upload(manager, GOOD))
+    listing = manager.get(confirm(manager, token).headers["Location"]).get_data(as_text=True)
+    assert "The set-password e-mails are being sent." in listing
+    assert sink.received == []
+    [job] = queued
+    assert job["name"] == "staff.invite" and len(job["user_ids"]) == 2
+
+    # What a worker runs: the registered function, in its own session.
+    result = jobs.execute("staff.invite", {"org_id": job["org_id"], "user_ids": job["user_ids"]})
+    assert result == {"sent": 2, "failed": []}
+    assert len(sink.to("amira@example.com")) == 1 and len(sink.to("ben@example.com")) == 1
+    # Someone who set a password meanwhile is not e-mailed again by a retry.
+    amira = db.session.scalar(select(User).where(User.email == "amira@example.com"))
+    assert amira is not None
+    amira.password_hash = "set-elsewhere"
+    db.session.commit()
+    sink.clear()
+    assert jobs.execute("staff.invite", {"org_id": job["org_id"], "user_ids": job["user_ids"]}) == {
+        "sent": 1,
+        "failed": [],
+    }
+    assert [r.envelope_to for r in sink.received] == [["ben@example.com"]]
