@@ -293,6 +293,8 @@ def set_expiring_days(
 ) -> None:
     if days not in EXPIRING_CHOICES:
         raise InvalidSetting("Choose 90, 60 or 30 days.")
+    if org.expiring_days == days:
+        return  # nothing changes, nothing to audit
     before = {"expiring_days": org.expiring_days}
     org.expiring_days = days
     session.flush()
