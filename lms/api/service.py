@@ -17,7 +17,7 @@ from credentials import QR_PREFIX, VerificationResult, load_trust_list, verify_q
 from credentials.vcjwt import MAX_TOKEN_CHARS
 
 from .. import learning
-from ..errors import NotFound
+from ..errors import NotFound, ServiceError
 from ..issuance import IssuanceContext, trust_list
 from ..models import Employment, IssuedCredential, Membership, Organisation, Role, User
 
@@ -199,3 +199,77 @@ def verify_text(
     if text.startswith(QR_PREFIX) and not jwt_only:
         return verify_qr(text, trust, now, source="qr")
     return verify_token(text, trust, now, source="vc-jwt")
+
+
+# --- the training matrix -----------------------------------------------------------------------
+
+
+def _rate(rate: Any) -> dict[str, Any]:
+    return {"compliant": rate.compliant, "total": rate.total, "percent": rate.percent}
+
+
+def org_matrix(
+    session: Session,
+    org: Organisation,
+    now: datetime,
+    page: int,
+    per_page: int,
+    *,
+    site_id: int | None = None,
+    job_role_id: int | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """The organisation's training matrix (lms.compliance), with its rows a page at a time."""
+    from courses.recert import Status
+
+    from ..compliance import org_compliance
+
+    if status is not None and status not in {s.value for s in Status}:
+        raise ServiceError(f"status must be one of: {', '.join(s.value for s in Status)}.")
+    matrix = org_compliance(
+        session, org.id, now, site_id=site_id, job_role_id=job_role_id, status=status
+    )
+    start = (page - 1) * per_page
+    rows = []
+    for row in matrix.rows[start : start + per_page]:
+        w = row.worker
+        rows.append(
+            {
+                "worker": {
+                    "user_id": w.user_id,
+                    "name": w.name,
+                    "email": w.email,
+                    "worker_ref": w.worker_ref,
+                    "site": w.site_name,
+                    "job_role": w.job_role_name,
+                    "start_date": iso(w.start_date),
+                },
+                "cells": [
+                    {
+                        "module_code": cell.module_code,
+                        "status": cell.status.value,
+                        "completed_at": iso(cell.completed_at),
+                        "expires_at": iso(cell.expires_at),
+                        "source": cell.source,
+                    }
+                    for cell in sorted(row.cells.values(), key=lambda c: c.module_code)
+                ],
+            }
+        )
+    return {
+        "organisation": {"slug": org.slug, "name": org.name},
+        "as_of": iso(now),
+        "expiring_days": matrix.expiring_days,
+        "columns": [
+            {"code": c.code, "title": c.title, "ascwds_category": c.ascwds_category}
+            for c in matrix.columns
+        ],
+        "overall": _rate(matrix.overall),
+        "by_module": {code: _rate(rate) for code, rate in sorted(matrix.by_module.items())},
+        "counts": {status.value: n for status, n in matrix.counts.items()},
+        "rows": rows,
+        "page": page,
+        "per_page": per_page,
+        "total": len(matrix.rows),
+        "has_more": start + per_page < len(matrix.rows),
+    }

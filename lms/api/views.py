@@ -119,6 +119,14 @@ def token_org(slug: str, scope: str) -> tuple[ApiToken, Organisation]:
     return token, token.organisation
 
 
+def _only_args(*allowed: str) -> None:
+    """Refuse query parameters the endpoint does not know (a typo should not pass silently)."""
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) if allowed else "none"
+        raise ServiceError(f"Unknown query parameter {unknown[0][:40]!r}; this one takes {known}.")
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -153,12 +161,14 @@ def openapi() -> ResponseReturnValue:
 @bp.route("/me/assignments")
 @session_required
 def me_assignments() -> ResponseReturnValue:
+    _only_args()
     return jsonify(items=service.my_assignments(db.session, current_user.id, _now()))
 
 
 @bp.route("/me/credentials")
 @session_required
 def me_credentials() -> ResponseReturnValue:
+    _only_args()
     base = current_app.config["BASE_URL"]
     return jsonify(items=service.my_credentials(db.session, current_user.id, base))
 
@@ -169,6 +179,7 @@ def me_credentials() -> ResponseReturnValue:
 @bp.route("/orgs/<slug>/learners")
 def org_learners(slug: str) -> ResponseReturnValue:
     _, org = token_org(slug, "learners:read")
+    _only_args("page", "per_page")
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", service.DEFAULT_PER_PAGE, 1, service.MAX_PER_PAGE)
     return _done(service.org_learners(db.session, org, page, per_page).to_json())
@@ -177,8 +188,31 @@ def org_learners(slug: str) -> ResponseReturnValue:
 @bp.route("/orgs/<slug>/learners/<int:user_id>/credentials")
 def learner_credentials(slug: str, user_id: int) -> ResponseReturnValue:
     _, org = token_org(slug, "credentials:read")
+    _only_args()
     base = current_app.config["BASE_URL"]
     return _done({"items": service.learner_credentials(db.session, org, user_id, base)})
+
+
+@bp.route("/orgs/<slug>/matrix")
+def org_matrix(slug: str) -> ResponseReturnValue:
+    """The training matrix: every current worker against what their job role requires."""
+    _, org = token_org(slug, "matrix:read")
+    _only_args("page", "per_page", "site_id", "job_role_id", "status")
+    page = _int_arg("page", 1, 1, 1_000_000)
+    per_page = _int_arg("per_page", service.DEFAULT_PER_PAGE, 1, service.MAX_PER_PAGE)
+    site_id = _int_arg("site_id", 0, 1, 2**31 - 1) or None
+    job_role_id = _int_arg("job_role_id", 0, 1, 2**31 - 1) or None
+    body = service.org_matrix(
+        db.session,
+        org,
+        _now(),
+        page,
+        per_page,
+        site_id=site_id,
+        job_role_id=job_role_id,
+        status=request.args.get("status") or None,
+    )
+    return _done(body)
 
 
 # --- verification -------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ RULES: dict[str, Access] = {
     "/api/v1/me/credentials": Access(get=SIGNED_IN),
     "/api/v1/orgs/<slug>/learners": Access(get=TOKEN_ONLY, note="a session is not a token"),
     "/api/v1/orgs/<slug>/learners/<int:user_id>/credentials": Access(get=TOKEN_ONLY),
+    "/api/v1/orgs/<slug>/matrix": Access(get=TOKEN_ONLY),
     "/api/v1/verify": Access(post=PUBLIC, body="json"),
     "/credentials/verify": Access(post=PUBLIC, body="json"),
     "/credentials/issue": Access(post=TOKEN_ONLY, body="json"),

@@ -12,12 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from courses.frameworks import CWP_ROLE_CATEGORIES
 from courses.loader import load_catalogue, read_catalogue
 from credentials import encode_qr, generate_signing_key, sign_credential
 from lms import status
 from lms.api.models import ApiToken
 from lms.extensions import db
-from lms.models import AuditEvent, IssuedCredential
+from lms.models import AuditEvent, Employment, IssuedCredential, JobRole, Requirement
 
 from ..conftest import csrf_token, make_app
 from .api_world import PASSWORD, World, build
@@ -431,3 +432,60 @@ def test_issued_credentials_are_untouched_by_reading(client: FlaskClient, world:
     client.get("/api/v1/orgs/oakview/learners", headers=bearer(secret))
     assert db.session.scalar(select(func.count()).select_from(IssuedCredential)) == before
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+# --- the training matrix -----------------------------------------------------------------------
+
+
+def _employ(world: World) -> None:
+    org = world.orgs["oakview"]
+    role = JobRole(org_id=org.id, name="Care worker", cwp_category=next(iter(CWP_ROLE_CATEGORIES)))
+    db.session.add(role)
+    db.session.flush()
+    for code in ("HSA-01", "DIG-01"):
+        db.session.add(Requirement(org_id=org.id, job_role_id=role.id, module_code=code))
+    db.session.add(
+        Employment(
+            org_id=org.id, user_id=world.users["learner"].id, job_role_id=role.id,
+            worker_ref="OV0001",
+        )
+    )  # fmt: skip
+    db.session.commit()
+
+
+def test_the_matrix_shows_each_workers_requirements(client: FlaskClient, world: World) -> None:
+    _employ(world)
+    secret = world.token("oakview", "matrix:read")
+    r = client.get("/api/v1/orgs/oakview/matrix", headers=bearer(secret))
+    assert r.status_code == 200 and r.json is not None
+    body = r.json
+    assert body["organisation"]["slug"] == "oakview" and body["total"] == 1
+    [row] = body["rows"]
+    assert row["worker"]["worker_ref"] == "OV0001" and row["worker"]["job_role"] == "Care worker"
+    cells = {c["module_code"]: c for c in row["cells"]}
+    assert cells["HSA-01"]["status"] == "active" and cells["HSA-01"]["source"] == "course"
+    assert cells["DIG-01"]["status"] == "missing" and cells["DIG-01"]["completed_at"] is None
+    assert body["overall"] == {"compliant": 1, "total": 2, "percent": 50}
+    assert {c["code"] for c in body["columns"]} == {"HSA-01", "DIG-01"}
+
+    r = client.get("/api/v1/orgs/oakview/matrix?status=expired", headers=bearer(secret))
+    assert r.json is not None and r.json["rows"] == [] and r.json["overall"]["total"] == 2
+    r = client.get("/api/v1/orgs/oakview/matrix?page=2&per_page=1", headers=bearer(secret))
+    assert r.json is not None and r.json["rows"] == [] and r.json["has_more"] is False
+    for query in ("status=great", "site_id=x", "job_role_id=0", "per_page=1000"):
+        r = client.get(f"/api/v1/orgs/oakview/matrix?{query}", headers=bearer(secret))
+        assert r.status_code == 400, query
+
+
+def test_the_matrix_needs_its_scope_and_its_own_organisation(
+    client: FlaskClient, world: World
+) -> None:
+    _employ(world)
+    reader = world.token("oakview", "learners:read")
+    r = client.get("/api/v1/orgs/oakview/matrix", headers=bearer(reader))
+    assert r.status_code == 403
+    theirs = world.token("riverside", "matrix:read")
+    r = client.get("/api/v1/orgs/oakview/matrix", headers=bearer(theirs))
+    assert r.status_code == 404
+    r = client.get("/api/v1/orgs/riverside/matrix", headers=bearer(theirs))
+    assert r.status_code == 200 and r.json is not None and r.json["rows"] == []
