@@ -8,7 +8,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from courses.frameworks import CWP_ROLE_CATEGORIES
 
@@ -69,7 +69,7 @@ class RequirementForm(FlaskForm):
         "Re-enrol this many days before it expires",
         default=90,
         validators=[
-            DataRequired("Give the number of days (0 to 365)."),
+            InputRequired("Give the number of days (0 to 365)."),
             NumberRange(0, 365, "Give 0 to 365 days."),
         ],
     )

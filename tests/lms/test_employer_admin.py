@@ -285,3 +285,36 @@ def test_forms_need_the_csrf_token(csrf_app: Flask) -> None:
         data={"expiring_days": "60", "csrf_token": csrf_token(page.text)},
     )
     assert ok.status_code == 302
+
+
+def test_window_of_zero_days_is_allowed(client: FlaskClient, acme: Organisation) -> None:
+    role = job_role(acme, "Cook")
+    db.session.commit()
+    data = {
+        "req-module_code": "FOOD-01",
+        "req-refresh": "default",
+        "req-recert_mode": "completion_date",
+        "req-window_days": "0",
+        "req-fixed_month": "0",
+    }
+    assert client.post(f"/manage/acme/job-roles/{role.id}", data=data).status_code == 302
+    req = db.session.scalar(select(Requirement).where(Requirement.job_role_id == role.id))
+    assert req is not None and req.window_days == 0
+    missing = client.post(f"/manage/acme/job-roles/{role.id}", data={**data, "req-window_days": ""})
+    assert missing.status_code == 400 and "Give the number of days" in missing.text
+
+
+def test_demo_twice_duplicates_nothing(app: Flask, catalogue: None, runner: FlaskCliRunner) -> None:
+    from lms.models import Completion, Employment
+
+    def counts() -> tuple[int, ...]:
+        return tuple(
+            db.session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Employment, Completion, JobRole, Requirement, Site, ComplianceSnapshot)
+        )
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    first = counts()
+    assert first[0] == 30 and first[4] == 2 and first[2] == 6
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert counts() == first
