@@ -28,6 +28,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..accounts import PasswordRejected
 from ..authz import managed_organisation
@@ -44,6 +45,24 @@ bp = Blueprint("staff", __name__)
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(err: RequestEntityTooLarge) -> ResponseReturnValue:
+    """An upload over the server's limit never reaches the view: say so plainly."""
+    return (
+        render_template(
+            "errors/error.html",
+            status=413,
+            title="File too big",
+            message=(
+                f"That file is too big. A staff file can be at most "
+                f"{importer.MAX_BYTES // 1000:,} KB (about {importer.MAX_ROWS:,} staff): split "
+                "it into smaller files. Nothing was imported."
+            ),
+        ),
+        413,
+    )
 
 
 def _invite(users: list[User], org: Organisation) -> invitations.InviteReport | None:

@@ -683,6 +683,13 @@ def test_upload_and_confirm_need_the_csrf_token(tmp_path: Path, sink: Sink) -> N
         )
         assert no_token.status_code == 400
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+        huge = client.post(
+            "/manage/oakview/staff/import",
+            data={"file": (io.BytesIO(b"x" * (3 * 1024 * 1024)), "big.csv")},
+            content_type="multipart/form-data",
+        )  # refused while CSRF protection reads the form, before the view
+        assert huge.status_code == 413
+        assert "A staff file can be at most" in huge.get_data(as_text=True)
         page = client.get("/manage/oakview/staff/import").get_data(as_text=True)
         response = client.post(
             "/manage/oakview/staff/import",
@@ -823,3 +830,12 @@ def test_invitations_as_a_job(
         "failed": [],
     }
     assert [r.envelope_to for r in sink.received] == [["ben@example.com"]]
+
+
+def test_an_upload_over_the_server_limit_gets_a_plain_message(manager: FlaskClient) -> None:
+    huge = b"name,email,job_role,site,start_date\n" + b"x" * (3 * 1024 * 1024)
+    response = upload(manager, huge)
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "A staff file can be at most 1,000 KB" in html and "Nothing was imported" in html
+    assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
