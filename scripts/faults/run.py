@@ -23,6 +23,7 @@ database FAULTS_DATABASE (lms_faults).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -52,6 +53,7 @@ class Client:
     def __init__(self, port: int, n: int, timeout: float = 15) -> None:
         self.port, self.n, self.timeout = port, n, timeout
         self.cookies: dict[str, str] = {}
+        self.csrf = ""  # the last form's token, for JSON posts (X-CSRFToken)
         self.ip = f"10.9.{n // 250}.{1 + n % 250}"
 
     def request(
@@ -71,6 +73,7 @@ class Client:
             if json_body:
                 data = json.dumps(body)
                 headers["Content-Type"] = "application/json"
+                headers["X-CSRFToken"] = self.csrf
             else:
                 data = urllib.parse.urlencode(body, doseq=True)
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -317,7 +320,13 @@ def worker_fault(url: str, redis_url: str, batch: int) -> dict[str, Any]:
         if at_kill >= max(20, batch // 5):
             break
         time.sleep(0.2)
-    os.killpg(first.pid, signal.SIGKILL)  # the worker and its work horse, no clean-up at all
+    # SIGKILL the worker and its work horse (RQ puts the horse in a session of its own, so
+    # killing the worker's process group alone would leave the horse running): no clean-up.
+    horses = _worker_pids(first.pid)
+    os.killpg(first.pid, signal.SIGKILL)
+    for pid in horses:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     first.wait()
     time.sleep(1)
     after_kill = issued()
@@ -362,6 +371,7 @@ def worker_fault(url: str, redis_url: str, batch: int) -> dict[str, Any]:
     result = {
         "batch": batch,
         "issued_when_killed": at_kill,
+        "work_horses_killed": len(horses),
         "issued_just_after_kill": after_kill,
         "job_state_after_kill": state_after_kill,
         "job_state_final": job.get_status(refresh=True).value,
@@ -392,73 +402,87 @@ def jobs_queue_cleanup(conn: Any, queue_name: str) -> None:
 # --- 3. a duplicate submission after a client timeout ----------------------------------------
 
 
-def duplicate_fault(url: str, setup: dict[str, Any], port: int, n: int) -> dict[str, Any]:
+def _open_quiz(c: Client, setup: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    c.login()
+    c.read_all_lessons(setup["lessons"])
+    _, page = c.request("GET", f"/learn/{common.QUIZ_MODULE}/quiz")
+    attempt = int(ACTION.search(page).group(1))  # type: ignore[union-attr]
+    c.csrf = _token(page)
+    answers = {f"q{qid}": setup["answers"][qid] for qid in dict.fromkeys(QUESTION.findall(page))}
+    return f"/learn/{common.QUIZ_MODULE}/quiz/{attempt}", answers
+
+
+def _send_twice(c: Client, path: str, body: dict[str, Any], json_body: bool) -> dict[str, Any]:
+    """Send, give up after 20 ms (the reply is lost), wait, send the same again."""
+    try:
+        first: int | str = c.request("POST", path, body, timeout=0.02, json_body=json_body)[0]
+    except (TimeoutError, OSError):
+        first = "client timed out"
+    time.sleep(3)  # the server finishes the first request meanwhile
+    status, text = c.request("POST", path, body, json_body=json_body)
+    return {"first": first, "retry_status": status, "retry_body": text}
+
+
+def _recorded(url: str, attempt: int) -> dict[str, int]:
     from sqlalchemy import create_engine, text
 
-    server = common.start_gunicorn(url, port, 2)
-    try:
-        c = Client(port, n)
-        c.login()
-        c.read_all_lessons(setup["lessons"])
-        _, page = c.request("GET", f"/learn/{common.QUIZ_MODULE}/quiz")
-        attempt = int(ACTION.search(page).group(1))  # type: ignore[union-attr]
-        form: dict[str, Any] = {"csrf_token": _token(page)}
-        for qid in dict.fromkeys(QUESTION.findall(page)):
-            form[f"q{qid}"] = setup["answers"][qid]
-        path = f"/learn/{common.QUIZ_MODULE}/quiz/{attempt}"
-        try:
-            first_status: int | str = c.request("POST", path, form, timeout=0.02)[0]
-        except (TimeoutError, OSError):
-            first_status = "client timed out"
-        time.sleep(2)  # the server finishes the first request meanwhile
-        retry_status, retry_text = c.request("POST", path, form)
-        answers = {k: v for k, v in form.items() if k != "csrf_token"}
-        body = {"answers": answers, "submission_key": "faults-dup-key-1"}
-        json_status, json_text = c.request("POST", path, body, json_body=True)
-    finally:
-        common.stop(server)
     engine = create_engine(url)
     with engine.connect() as conn:
-        recorded = int(
-            conn.execute(
-                text("SELECT count(*) FROM quiz_attempts WHERE id = :a AND status = 'submitted'"),
-                {"a": attempt},
-            ).scalar()
-            or 0
-        )
-        completions = int(
-            conn.execute(
-                text("SELECT count(*) FROM completions WHERE attempt_id = :a"), {"a": attempt}
-            ).scalar()
-            or 0
-        )
-        credentials = int(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM issued_credentials i JOIN completions c "
-                    "ON c.id = i.completion_id WHERE c.attempt_id = :a"
-                ),
-                {"a": attempt},
-            ).scalar()
-            or 0
-        )
+
+        def q(sql: str) -> int:
+            return int(conn.execute(text(sql), {"a": attempt}).scalar() or 0)
+
+        out = {
+            "submitted_attempts": q(
+                "SELECT count(*) FROM quiz_attempts WHERE id = :a AND status = 'submitted'"
+            ),
+            "completions": q("SELECT count(*) FROM completions WHERE attempt_id = :a"),
+            "credentials": q(
+                "SELECT count(*) FROM issued_credentials i JOIN completions c "
+                "ON c.id = i.completion_id WHERE c.attempt_id = :a"
+            ),
+        }
     engine.dispose()
+    return out
+
+
+def duplicate_fault(url: str, setup: dict[str, Any], port: int) -> dict[str, Any]:
+    server = common.start_gunicorn(url, port, 2)
+    try:
+        web = Client(port, 38)
+        path, answers = _open_quiz(web, setup)
+        form = _send_twice(web, path, {**answers, "csrf_token": web.csrf}, json_body=False)
+        form_attempt = int(path.rsplit("/", 1)[1])
+        phone = Client(port, 39)
+        path2, answers2 = _open_quiz(phone, setup)
+        body = {"answers": answers2, "submission_key": "faults-duplicate-key-0001"}
+        offline = _send_twice(phone, path2, body, json_body=True)
+        phone_attempt = int(path2.rsplit("/", 1)[1])
+    finally:
+        common.stop(server)
+    form_db, phone_db = _recorded(url, form_attempt), _recorded(url, phone_attempt)
+    once = {"submitted_attempts": 1, "completions": 1, "credentials": 1}
+    replay = json.loads(offline["retry_body"]) if offline["retry_status"] == 200 else {}
     result = {
-        "first_submission": first_status,
-        "form_retry_status": retry_status,
-        "form_retry_says_kept": "Your first answers were kept" in retry_text,
-        "json_retry_status": json_status,
-        "json_retry": json_text[:200],
-        "submitted_attempts": recorded,
-        "completions": completions,
-        "credentials": credentials,
+        "form": {
+            "first_submission": form["first"],
+            "retry_status": form["retry_status"],
+            "retry_says_first_answers_kept": "Your first answers were kept" in form["retry_body"],
+            "database": form_db,
+        },
+        "offline_queue": {
+            "first_submission": offline["first"],
+            "retry_status": offline["retry_status"],
+            "retry_answer": replay.get("status"),
+            "database": phone_db,
+        },
     }
     result["passed"] = (
-        recorded == 1
-        and completions == 1
-        and credentials == 1
-        and retry_status == 409
-        and result["form_retry_says_kept"]
+        form_db == once
+        and phone_db == once
+        and form["retry_status"] == 409
+        and result["form"]["retry_says_first_answers_kept"]
+        and replay.get("status") == "replayed"
     )
     return result
 
@@ -483,7 +507,7 @@ def main() -> int:
     results["worker_killed"] = worker_fault(url, redis_url, batch)
     print(json.dumps(results["worker_killed"], indent=2, default=str))
     print("-- 3. duplicate quiz submission after a client timeout")
-    results["duplicate_submission"] = duplicate_fault(url, setup, port, 39)
+    results["duplicate_submission"] = duplicate_fault(url, setup, port)
     print(json.dumps(results["duplicate_submission"], indent=2))
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["load_average_at_end"] = os.getloadavg()
