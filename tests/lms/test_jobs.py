@@ -248,3 +248,13 @@ def test_reminders_and_evidence_pack_jobs_run_inline(app: Flask, catalogue: None
     folder = Path(app.instance_path) / "exports"
     assert (folder / files["pdf"]).read_bytes().startswith(b"%PDF-")
     assert (folder / files["csv"]).stat().st_size > 0
+
+
+@needs_redis
+def test_cli_status_and_enqueue_on_the_queue(rq_app: Flask) -> None:
+    runner = rq_app.test_cli_runner()
+    queued = runner.invoke(args=["jobs", "enqueue", "pdf.export", "--args", '{"user_id": 1}'])
+    assert queued.exit_code == 0 and queued.output.startswith("queued ")
+    status = runner.invoke(args=["jobs", "status"])
+    assert status.exit_code == 0, status.output
+    assert f"queue {rq_app.config['JOBS_QUEUE']}: 1 queued" in status.output
