@@ -32,6 +32,7 @@ from courses.quiz import (
 
 from . import audit
 from .errors import Conflict, LessonsOutstanding, NotFound
+from .external.models import ExternalRecord
 from .issuance import IssuanceContext
 from .models import (
     AttemptStatus,
@@ -160,10 +161,18 @@ def done_lesson_ids(session: Session, user_id: int, module: CatalogueModule) -> 
 
 
 def latest_completion(session: Session, user_id: int, code: str) -> Completion | None:
+    """The worker's newest completion of a module that still counts.
+
+    An external record a manager withdrew (recorded in error) no longer counts; the one before
+    it, if any, does again.
+    """
+    withdrawn = select(ExternalRecord.id).where(
+        ExternalRecord.completion_id == Completion.id, ExternalRecord.withdrawn_at.is_not(None)
+    )
     return session.scalar(
         select(Completion)
         .join(CatalogueModule, CatalogueModule.id == Completion.module_id)
-        .where(Completion.user_id == user_id, CatalogueModule.code == code)
+        .where(Completion.user_id == user_id, CatalogueModule.code == code, ~withdrawn.exists())
         .order_by(Completion.completed_at.desc(), Completion.id.desc())
         .limit(1)
     )

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from lms import audit
+from lms import audit, learning
 from lms.accounts import ensure_membership, get_or_create_org, get_or_create_user
 from lms.errors import Conflict, Forbidden
 from lms.extensions import db
@@ -205,6 +205,14 @@ def test_withdrawn_record_stops_counting(world: World, tmp_path: Path) -> None:
         select(AuditEvent).where(AuditEvent.action == "external.withdrawn")
     ).one()
     assert event.reason == "wrong worker"
+    # what the worker's "My learning" counts: the newer record, never the withdrawn one
+    latest = learning.latest_completion(db.session, first.user_id, first.module_code)
+    assert latest is not None and latest.id == again.completion_id
+    service.withdraw_external(
+        db.session, world.org, world.users["manager"], again.id, "also wrong", NOW
+    )
+    db.session.commit()
+    assert learning.latest_completion(db.session, first.user_id, first.module_code) is None
 
 
 def _png() -> bytes:
