@@ -70,8 +70,7 @@ def ctx() -> IssuanceContext:
 
 
 def evidence_dir() -> Path:
-    configured = current_app.config.get("EVIDENCE_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "evidence"
+    return Path(current_app.config["EVIDENCE_DIR"])
 
 
 @bp.app_template_global()

@@ -163,8 +163,7 @@ def _external(session: Session, org: Organisation, users: dict[Role, User], now:
     )
     if exists is not None:
         return
-    configured = current_app.config.get("EVIDENCE_DIR")
-    folder = Path(configured) if configured else Path(current_app.instance_path) / "evidence"
+    folder = Path(current_app.config["EVIDENCE_DIR"])
     external.record_external(
         session,
         org,

@@ -35,9 +35,7 @@ def _now() -> datetime:
 
 
 def evidence_folder() -> Path:
-    configured = current_app.config.get("EVIDENCE_DIR")
-    base = Path(configured) if configured else Path(current_app.instance_path) / "evidence"
-    return base / "external"
+    return Path(current_app.config["EVIDENCE_DIR"]) / "external"
 
 
 @bp.route("/<slug>/external/")
