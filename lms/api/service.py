@@ -22,6 +22,7 @@ from ..issuance import IssuanceContext, trust_list
 from ..models import Employment, IssuedCredential, Membership, Organisation, Role, User
 
 MAX_PER_PAGE = 100
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 DEFAULT_PER_PAGE = 50
 
 
@@ -143,6 +144,8 @@ def org_learners(session: Session, org: Organisation, page: int, per_page: int) 
 
 def org_learner(session: Session, org: Organisation, user_id: int) -> User:
     """A learner of the organisation; 404 for anyone else (whether or not they exist)."""
+    if not 0 < user_id <= MAX_ID:  # an id no database column can hold is nobody's
+        raise NotFound("Your organisation has no learner with that id.")
     member = session.scalar(
         select(Membership.id).where(
             Membership.org_id == org.id,

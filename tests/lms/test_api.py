@@ -95,6 +95,8 @@ def test_a_token_reaches_only_its_own_organisation(client: FlaskClient, world: W
         "/api/v1/orgs/riverside/learners",
         "/api/v1/orgs/nowhere/learners",
         f"/api/v1/orgs/riverside/learners/{world.users['other_learner'].id}/credentials",
+        "/api/v1/orgs/oakview/learners/4262923655/credentials",  # past a 32-bit id
+        "/api/v1/orgs/oakview/learners/0/credentials",
     ):
         r = client.get(url, headers=bearer(secret))
         assert r.status_code == 404, url

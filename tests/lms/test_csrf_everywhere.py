@@ -153,15 +153,11 @@ _BROWSER_STRIPS = re.compile(r"[\t\n\r]")
 
 
 def _lands_on_this_site(location: str) -> bool:
-    """As a browser would read the Location: tabs and newlines dropped, backslash as slash.
-    An empty Location is a reference to the page itself (the login page)."""
-    seen = _BROWSER_STRIPS.sub("", location).replace("\\", "/")
-    if not seen:
-        return True
+    """As a browser reads the Location (tabs and newlines dropped, backslash as slash): no
+    scheme and no host, so it resolves against this site (an empty one is the page itself)."""
+    seen = _BROWSER_STRIPS.sub("", location).replace("\\", "/").lstrip(" ")
     parts = urlsplit(seen)
-    return (
-        not parts.scheme and not parts.netloc and seen.startswith("/") and not seen.startswith("//")
-    )
+    return not parts.scheme and not parts.netloc and not seen.startswith("//")
 
 
 @pytest.fixture
@@ -217,5 +213,13 @@ def test_login_survives_any_next(plain_app: Flask, target: str) -> None:
 def test_probe_of_lands_on_this_site() -> None:
     assert _lands_on_this_site("/certificates/")
     assert _lands_on_this_site("")
-    for bad in ("//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example"):
+    assert _lands_on_this_site("?next=1")
+    for bad in (
+        "//evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+        " //evil.example",
+    ):
         assert not _lands_on_this_site(bad)
