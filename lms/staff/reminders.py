@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -545,3 +545,23 @@ def pending_summary(session: Session, now: datetime) -> list[Due]:
             if row is None or row.state != ReminderState.SENT.value:
                 out.append(due)
     return out
+
+
+def digest_job(org_id: int | None = None) -> dict[str, object]:
+    """The weekly digest as a job (lms.jobs: plain ids in, plain data out); safe to repeat."""
+    from dataclasses import asdict
+
+    from flask import current_app
+
+    from ..jobs import job_session
+    from ..mail import mailer_for
+
+    with job_session() as session:
+        report = send_digests(
+            session,
+            mailer_for(current_app),
+            datetime.now(UTC),
+            base_url=current_app.config["BASE_URL"],
+            org_id=org_id,
+        )
+    return asdict(report)

@@ -539,3 +539,18 @@ def test_an_invited_worker_who_has_not_set_a_password_is_reminded(world: World, 
     db.session.commit()
     assert world.run(EXPIRY).emails_sent == 1
     assert len(sink.to("new@example.com")) == 1
+
+
+def test_digest_as_a_job(world: World, sink: Sink, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lms import jobs
+
+    monkeypatch.setitem(
+        jobs.REGISTRY,
+        "reminders.digest",
+        jobs.JobSpec("lms.staff.reminders:digest_job", 900, "Weekly digests"),
+    )
+    world.worker("cara@example.com", "Cara Diaz")
+    sink.clear()
+    first = jobs.execute("reminders.digest", {})
+    assert first["emails_sent"] == 1 and len(sink.to(world.manager.email)) == 1
+    assert jobs.execute("reminders.digest", {"org_id": world.org.id})["emails_sent"] == 0
