@@ -157,6 +157,7 @@ RULES: dict[str, Access] = {
         get=who(LOGIN, OK, OK, REDIRECT, REDIRECT, REDIRECT),
         note="lists the organisations the user manages (none for a learner)",
     ),
+    "/manage/<slug>/": Access(get=MANAGERS, note="the organisation's page of manager tasks"),
     "/manage/<slug>/credentials": Access(get=MANAGERS),
     "/manage/<slug>/credentials/<short_id>": Access(get=MANAGERS, post=MANAGERS),
     "/manage/<slug>/people/<int:user_id>/audit.csv": Access(get=MANAGERS),
