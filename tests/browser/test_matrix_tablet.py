@@ -18,11 +18,11 @@ from lms.extensions import db
 from lms.models import JobRole, Organisation, User
 from tests.conftest import Auth
 
-from .conftest import needs_browser, needs_sqlite
+from .conftest import needs_browser
 from .test_carecert_phone import check_axe
 from .test_phone import PHONE, check_phone_layout
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = [needs_browser, pytest.mark.slow]
 
 BASE = "http://carecred.test"
 TABLET = {"width": 768, "height": 1024}
