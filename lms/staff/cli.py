@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..mail import Mailer, SmtpMailer, mailer_for
-from ..models import User
+from ..models import Organisation, User
 from . import reminders as service
 
 reminders_cli = click.Group("reminders", help="Training reminders and weekly digests by e-mail.")
@@ -42,13 +42,27 @@ def _finish(report: service.Report, what: str) -> None:
         raise SystemExit(1)
 
 
+def _org_id(slug: str | None) -> int | None:
+    if slug is None:
+        return None
+    org_id = db.session.scalar(select(Organisation.id).where(Organisation.slug == slug))
+    if org_id is None:
+        raise click.ClickException(f"There is no organisation {slug!r}.")
+    return org_id
+
+
+ORG_OPTION = click.option("--org", "slug", help="Only this organisation (its slug).")
+
+
 @reminders_cli.command("send")
 @click.option("--dry-run", is_flag=True, help="List what is due; send and record nothing.")
-def reminders_send(dry_run: bool) -> None:
+@ORG_OPTION
+def reminders_send(dry_run: bool, slug: str | None) -> None:
     """E-mail workers about training expiring, missing or expired; tell managers of overdue."""
     now = datetime.now(UTC)
+    org_id = _org_id(slug)
     if dry_run:
-        due = service.pending_summary(db.session, now)
+        due = service.pending_summary(db.session, now, org_id=org_id)
         emails = {uid: email for uid, email in db.session.execute(select(User.id, User.email))}
         db.session.rollback()
         for item in due:
@@ -60,16 +74,22 @@ def reminders_send(dry_run: bool) -> None:
         click.echo(f"{len(due)} reminder(s) due")
         return
     report = service.send_reminders(
-        db.session, _mailer(), now, base_url=current_app.config["BASE_URL"]
+        db.session, _mailer(), now, base_url=current_app.config["BASE_URL"], org_id=org_id
     )
     _finish(report, "reminders")
 
 
 @reminders_cli.command("digest")
-def reminders_digest() -> None:
+@ORG_OPTION
+def reminders_digest(slug: str | None) -> None:
     """The weekly training summary to each manager (once per ISO week)."""
+    org_id = _org_id(slug)
     report = service.send_digests(
-        db.session, _mailer(), datetime.now(UTC), base_url=current_app.config["BASE_URL"]
+        db.session,
+        _mailer(),
+        datetime.now(UTC),
+        base_url=current_app.config["BASE_URL"],
+        org_id=org_id,
     )
     _finish(report, "digests")
 

@@ -536,10 +536,10 @@ def _digest_org(
             _deliver(session, mailer, message, [claimed[0][1]], now, report)
 
 
-def pending_summary(session: Session, now: datetime) -> list[Due]:
+def pending_summary(session: Session, now: datetime, *, org_id: int | None = None) -> list[Due]:
     """What `send_reminders` would send now, without claiming anything (for --dry-run)."""
     out: list[Due] = []
-    for org in _organisations(session, None):
+    for org in _organisations(session, org_id):
         for due in due_reminders(session, org, now):
             row = _find(session, due)
             if row is None or row.state != ReminderState.SENT.value:

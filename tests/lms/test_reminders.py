@@ -446,7 +446,12 @@ def test_cli_send_digest_and_dry_run(world: World, sink: Sink, mail_app: Flask) 
     again = runner.invoke(args=["reminders", "send"])
     assert "0 e-mail(s) sent" in again.output and len(sink.to(amira.email)) == 1
 
-    digest = runner.invoke(args=["reminders", "digest"])
+    unknown = runner.invoke(args=["reminders", "send", "--org", "nowhere"])
+    assert unknown.exit_code == 1 and "There is no organisation 'nowhere'" in unknown.output
+    only = runner.invoke(args=["reminders", "send", "--dry-run", "--org", "oakview"])
+    assert only.exit_code == 0 and "0 reminder(s) due" in only.output
+
+    digest = runner.invoke(args=["reminders", "digest", "--org", "oakview"])
     assert digest.exit_code == 0 and "1 e-mail(s) sent (1 digests)" in digest.output
     assert len(sink.to(world.manager.email)) == 1
 
