@@ -25,8 +25,16 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 def index() -> ResponseReturnValue:
     orgs = managed_organisations(db.session, current_user)
     if len(orgs) == 1:
-        return redirect(url_for("manage.credentials", slug=orgs[0].slug))
+        return redirect(url_for("manage.organisation", slug=orgs[0].slug))
     return render_template("manage/index.html", orgs=orgs)
+
+
+@bp.route("/<slug>/")
+@login_required
+def organisation(slug: str) -> ResponseReturnValue:
+    """Everything a manager can do for one organisation, on one page."""
+    org = managed_organisation(db.session, current_user, slug)
+    return render_template("manage/organisation.html", org=org)
 
 
 @bp.route("/<slug>/credentials")
