@@ -310,3 +310,89 @@ def test_who_may_use_each_route(app: Flask, people: Clients) -> None:
         print("\n".join(seen))
         print("UNCHECKED (no such record in the demo data):\n  " + "\n  ".join(unchecked))
     assert not problems, "\n".join(problems)
+
+
+# --- another organisation's records through one's own organisation's URLs --------------------
+
+SWAPPABLE = ("user_id", "learner_id", "short_id", "attempt_id", "role_id", "req_id", "site_id",
+             "token_id")  # fmt: skip
+
+
+def _riverside_records(app: Flask) -> dict[str, Any]:
+    """Riverside's own learner (with a certificate), job role, requirement, site and token."""
+    from lms.models import Organisation
+
+    from .api_world import complete
+
+    now = datetime.now(UTC)
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == "riverside"))
+    assert org is not None
+    hasher = app.extensions["password_hasher"]
+    learner = get_or_create_user(
+        db.session, hasher, "bo@example.com", "Bo Chen", OTHER_PASSWORD, now
+    )
+    ensure_membership(db.session, learner, org, Role.LEARNER)
+    cred = complete(learner, org, "HSA-01", now)
+    role = JobRole(org_id=org.id, name="Support worker", cwp_category="Care worker")
+    db.session.add(role)
+    db.session.flush()
+    requirement = Requirement(org_id=org.id, job_role_id=role.id, module_code="HSA-01")
+    site = Site(org_id=org.id, name="Riverside House")
+    db.session.add_all([requirement, site])
+    token_row, _ = tokens.create_token(
+        db.session, org, "theirs", ["learners:read"], now, actor_label="test"
+    )
+    db.session.flush()
+    attempt = db.session.scalar(select(QuizAttempt.id).where(QuizAttempt.user_id == learner.id))
+    values = {
+        "user_id": learner.id,
+        "learner_id": learner.id,
+        "short_id": cred.short_id,
+        "attempt_id": attempt,
+        "role_id": role.id,
+        "req_id": requirement.id,
+        "site_id": site.id,
+        "token_id": token_row.id,
+    }
+    db.session.commit()
+    return values
+
+
+def test_another_organisations_records_are_refused(app: Flask, people: Clients) -> None:
+    """Oakview's manager, admin and learner, asking for Riverside's records through URLs
+    that look like their own (Oakview's slug), are refused every time."""
+    ours = _values(app)
+    theirs = {**ours, **_riverside_records(app)}
+    problems: list[str] = []
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _rules(app):
+            access = RULES.get(rule.rule)
+            if access is None or method not in (rule.methods or set()):
+                continue
+            names = {m.group(2) for m in _PARAM.finditer(rule.rule)}
+            swapped = {access.params.get(n, n) for n in names} & set(SWAPPABLE)
+            expectations = access.get if method == "GET" else access.post
+            if not swapped or expectations is None:
+                continue
+            url = url_for_rule(rule, access, theirs)
+            for role in ("learner", "manager", "admin"):
+                expected = expectations[role]
+                if OK not in ({expected} if isinstance(expected, str) else expected):
+                    continue  # only where the role's own records would be served
+                response = _request(people.by_role[role], method, url, access)
+                response.close()
+                checked += 1
+                if os.environ.get("H8_SHOW"):
+                    print("CROSS", method, url, role, response.status_code)
+                observed = classify(response.status_code, "", method)
+                if observed != DENIED:
+                    problems.append(
+                        f"{method} {url} ({rule.endpoint}) as Oakview's {role}: "
+                        f"{response.status_code}, expected 403/404 (Riverside's "
+                        f"{', '.join(sorted(swapped))})"
+                    )
+                if method == "POST":
+                    people.by_role[role] = people.login(role)
+    assert checked > 10
+    assert not problems, "\n".join(problems)
