@@ -847,3 +847,29 @@ def test_an_upload_over_the_server_limit_gets_a_plain_message(manager: FlaskClie
     html = response.get_data(as_text=True)
     assert "A staff file can be at most 1,000 KB" in html and "Nothing was imported" in html
     assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+
+
+def test_people_already_on_the_staff_list_are_skipped_and_the_rest_imported(
+    manager: FlaskClient, org_setup: dict[str, Any], sink: Sink
+) -> None:
+    learner = org_setup["learner"]
+    db.session.add(
+        Employment(
+            org_id=org_setup["org"].id,
+            user_id=learner.id,
+            worker_ref="L1",
+            start_date=date(2024, 1, 8),
+        )
+    )
+    db.session.commit()
+    text = GOOD + "Someone,LEARNER@example.com,Senior care worker,Garden lodge,01/01/2026\n"
+    token = batch_token(upload(manager, text))
+    html = manager.get(f"/manage/oakview/staff/import/{token}").get_data(as_text=True)
+    assert "Already on your staff list: skipped" in html
+    assert "2 will be added, 1 skipped." in html
+    listing = manager.get(confirm(manager, token).headers["Location"]).get_data(as_text=True)
+    assert "Imported 2 staff; 1 already on your staff list were skipped." in listing
+    employment = db.session.scalar(select(Employment).where(Employment.user_id == learner.id))
+    assert employment is not None
+    assert (employment.worker_ref, employment.job_role_id) == ("L1", None)  # not changed
+    assert sink.to("learner@example.com") == []
