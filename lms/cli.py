@@ -360,7 +360,7 @@ def audit_export(slug: str, email: str, out: Path) -> None:
 # Areas that bring their own commands (`COMMANDS` in lms/<area>/cli.py) and demo data
 # (`seed` in lms/<area>/demo.py), in this order.
 CLI_AREAS = ("employer", "staff", "api", "assess", "carecert", "external", "transfers", "jobs")
-DEMO_AREAS = ("employer", "assess", "carecert")
+DEMO_AREAS = ("employer", "assess", "carecert", "transfers")
 
 
 def register_cli(app: Flask) -> None:

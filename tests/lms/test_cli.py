@@ -86,7 +86,9 @@ def test_trust_export_and_credentials_export_verify(
     anchor = result.output.strip().rsplit(" ", 1)[-1]
     now = datetime.now(UTC)
     trust = load_trust_list(trust_file.read_text(), anchor, now)
-    assert [i.name for i in trust.issuers] == ["Oakview Care"]
+    # every organisation that has signed something: Oakview, and Riverside (the demo learner's
+    # previous employer, whose certificate she brings)
+    assert [i.name for i in trust.issuers] == ["Oakview Care", "Riverside Homecare"]
     # no private key material in the trust list
     assert '"d"' not in trust_file.read_text()
 
