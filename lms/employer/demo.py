@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -20,13 +21,9 @@ from sqlalchemy.orm import Session
 from courses.completion import add_months
 from courses.models import CatalogueModule
 
-from .. import audit
 from ..accounts import ensure_membership, normalise_email
 from ..issuance import IssuanceContext
 from ..models import (
-    Completion,
-    CompletionSource,
-    DeliveredBy,
     DeliveryMode,
     Employment,
     JobRole,
@@ -105,10 +102,10 @@ STAFF = (
     ("Samuel Osei", "Care worker", 1),
 )
 PROVIDERS = (
-    ("Northgate Care Training Ltd", DeliveredBy.EXTERNAL, DeliveryMode.FACE_TO_FACE, True),
-    ("Oakview Care in-house trainer", DeliveredBy.IN_HOUSE, DeliveryMode.FACE_TO_FACE, False),
-    ("County Fire Safety Services", DeliveredBy.EXTERNAL, DeliveryMode.BLENDED, True),
-    ("Health Education England e-learning", DeliveredBy.EXTERNAL, DeliveryMode.E_LEARNING, None),
+    ("Northgate Care Training Ltd", DeliveryMode.FACE_TO_FACE, "yes"),
+    ("County Fire Safety Services", DeliveryMode.BLENDED, "yes"),
+    ("Riverside Training Partnership", DeliveryMode.E_LEARNING, "no"),
+    ("Health and care e-learning provider", DeliveryMode.E_LEARNING, "unknown"),
 )
 
 
@@ -186,40 +183,27 @@ def _record(
     rng: random.Random,
     now: datetime,
 ) -> None:
-    if rng.random() < 0.08:
-        source, provider = (
-            CompletionSource.TRANSFER,
-            ("Meadowbank Care", DeliveredBy.EXTERNAL, DeliveryMode.E_LEARNING, None),
-        )
-    else:
-        source, provider = CompletionSource.EXTERNAL, rng.choice(PROVIDERS)
-    name, who, how, accredited = provider
-    completion = Completion(
-        user_id=user.id,
-        org_id=org.id,
-        module_id=module.id,
-        source=source.value,
-        completed_at=at,
-        valid_until=add_months(at, module.refresh_months) if module.refresh_months else None,
-        delivered_by=who.value,
-        delivery_mode=how.value,
-        accredited=accredited,
-        provider_name=name,
-        recorded_by_id=recorder.id,
-        notes="Demo record" if source is CompletionSource.EXTERNAL else "Verified certificate",
-    )
-    session.add(completion)
-    session.flush()
-    audit.record(
+    """A back-dated record of training done elsewhere, through the external-records service."""
+    from ..external.service import ExternalInput, record_external
+
+    name, how, accredited = rng.choice(PROVIDERS)
+    record_external(
         session,
-        actor=recorder,
-        action="external.recorded" if source is CompletionSource.EXTERNAL else "transfer.accepted",
-        entity_type="completion",
-        entity_id=completion.id,
-        now=now,
-        org_id=org.id,
-        subject_user_id=user.id,
-        after={"module_code": module.code, "completed_at": at.isoformat(), "demo": True},
+        org,
+        recorder,
+        ExternalInput(
+            user_id=user.id,
+            module_code=module.code,
+            provider_name=name,
+            completed_on=at.date(),
+            delivery_mode=how.value,
+            accredited=accredited,
+            variant=((module.external or {}).get("variants") or [None])[0],
+            certificate_number=f"DEMO-{user.id}-{module.code}-{at:%Y%m%d}",
+            notes="Demo record",
+        ),
+        now,
+        Path(current_app.config["EVIDENCE_DIR"]) / "external",
     )
 
 
