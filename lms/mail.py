@@ -31,7 +31,16 @@ DEFAULT_TIMEOUT_SECONDS = 20
 
 
 class MailError(Exception):
-    """A message could not be handed to the SMTP server. The text is safe to log and show."""
+    """A message could not be handed to the SMTP server. The text is safe to log and show.
+
+    `permanent`: the server refused this message for good (a 5xx reply about the message or
+    its recipient); trying again will not help. Anything else (no server set up, the server
+    unreachable, a 4xx "try later", a refused login) may pass once the cause is fixed.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -161,9 +170,17 @@ class SmtpMailer:
                 "Check LMS_SMTP_USER and LMS_SMTP_PASSWORD."
             )
         if isinstance(err, smtplib.SMTPRecipientsRefused):
-            return MailError(f"The mail server refused the recipient at {_domain(message.to)}.")
+            codes = [code for code, _ in err.recipients.values()]
+            return MailError(
+                f"The mail server refused the recipient at {_domain(message.to)}"
+                + (f" (SMTP {codes[0]})." if codes else "."),
+                permanent=bool(codes) and all(code >= 500 for code in codes),
+            )
         if isinstance(err, smtplib.SMTPResponseException):
-            return MailError(f"The mail server {where} refused the message (SMTP {err.smtp_code}).")
+            return MailError(
+                f"The mail server {where} refused the message (SMTP {err.smtp_code}).",
+                permanent=err.smtp_code >= 500,
+            )
         return MailError(f"Could not reach the mail server {where} ({type(err).__name__}).")
 
     def _drop(self) -> None:

@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -106,3 +107,5 @@ class ReminderSent(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+    # False after a permanent refusal (SMTP 5xx): then retries stop after MAX_ATTEMPTS.
+    retryable: Mapped[bool] = mapped_column(Boolean, default=True)

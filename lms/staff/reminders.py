@@ -31,11 +31,13 @@ row before sending; a re-run, or a second run at the same moment, cannot insert 
 skips it (the database's unique constraint decides, not a read-then-write).
 
 Failures: when the SMTP server does not take a message, its rows are marked `failed` with the
-reason, and the next run that finds the reminder still due claims them again (up to
-`MAX_ATTEMPTS` times in all). A run that dies between claiming and sending leaves rows in
-`sending`; after `CLAIM_LEASE` they are taken to be lost and claimed again. That is the one
-case where a message may arrive twice (the process died after the server took it but before
-the row was marked): a rare duplicate is better than a silently lost reminder.
+reason, and the next run that finds the reminder still due claims them again: always after a
+failure that may pass (server down, "try later", no server set up), and up to `MAX_ATTEMPTS`
+attempts in all after a permanent refusal (SMTP 5xx, e.g. no such mailbox). A run that dies
+between claiming and sending leaves rows in `sending`; after `CLAIM_LEASE` they are taken to
+be lost and claimed again. That is the one case where a message may arrive twice (the process
+died after the server took it but before the row was marked): a rare duplicate is better than
+a silently lost reminder.
 """
 
 from __future__ import annotations
@@ -255,9 +257,13 @@ def claim(session: Session, due: Due, now: datetime) -> ReminderSent | None:
     existing = _find(session, due)
     if existing is None or existing.state == ReminderState.SENT.value:
         return None
-    retry = (existing.state == ReminderState.FAILED.value and existing.attempts < MAX_ATTEMPTS) or (
+    failed_retry = existing.state == ReminderState.FAILED.value and (
+        existing.retryable or existing.attempts < MAX_ATTEMPTS
+    )
+    lost_claim = (
         existing.state == ReminderState.SENDING.value and existing.claimed_at < now - CLAIM_LEASE
     )
+    retry = failed_retry or lost_claim
     if not retry:
         return None
     # Compare-and-set on what we read: of two runs retrying the same row, one wins.
@@ -297,7 +303,11 @@ def _deliver(
         session.execute(
             update(ReminderSent)
             .where(ReminderSent.id.in_(ids))
-            .values(state=ReminderState.FAILED.value, last_error=str(err)[:500])
+            .values(
+                state=ReminderState.FAILED.value,
+                last_error=str(err)[:500],
+                retryable=not err.permanent,
+            )
             .execution_options(synchronize_session=False)
         )
         session.commit()

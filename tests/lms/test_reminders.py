@@ -309,7 +309,21 @@ def test_failure_is_recorded_and_retried_by_the_next_run(world: World, sink: Sin
     assert world.run(EXPIRY - timedelta(days=28)).emails_sent == 0
 
 
-def test_retries_stop_after_max_attempts(world: World, sink: Sink) -> None:
+def test_temporary_failures_are_retried_for_as_long_as_they_last(world: World, sink: Sink) -> None:
+    amira = amira_with_fire_expiring(world)
+    sink.fail_with = "451 4.3.0 try again later"
+    for n in range(reminders.MAX_ATTEMPTS + 2):  # a week-long outage of a daily cron
+        assert world.run(EXPIRY - timedelta(days=30, hours=-n)).failed == 1
+    sink.fail_with = None
+    assert world.run(EXPIRY - timedelta(days=20)).emails_sent == 1
+    assert len(sink.to(amira.email)) == 1
+    row = db.session.scalar(select(ReminderSent))
+    assert row is not None and (row.state, row.attempts) == ("sent", reminders.MAX_ATTEMPTS + 3)
+
+
+def test_retries_after_a_permanent_refusal_stop_after_max_attempts(
+    world: World, sink: Sink
+) -> None:
     amira_with_fire_expiring(world)
     sink.fail_with = "550 5.1.1 no such user"
     for n in range(reminders.MAX_ATTEMPTS):
@@ -318,6 +332,7 @@ def test_retries_stop_after_max_attempts(world: World, sink: Sink) -> None:
     assert (report.failed, report.skipped, report.emails_sent) == (0, 1, 0)
     row = db.session.scalar(select(ReminderSent))
     assert row is not None and row.attempts == reminders.MAX_ATTEMPTS
+    assert row.retryable is False and row.last_error and "SMTP 550" in row.last_error
 
 
 def test_unreachable_server_fails_cleanly(world: World, sink: Sink) -> None:
