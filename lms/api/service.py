@@ -7,19 +7,35 @@ each JSON shape, described in lms/api/openapi.yaml.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from credentials import QR_PREFIX, VerificationResult, load_trust_list, verify_qr, verify_token
+from credentials import (
+    QR_PREFIX,
+    TrustList,
+    VerificationResult,
+    load_trust_list,
+    verify_qr,
+    verify_token,
+)
 from credentials.vcjwt import MAX_TOKEN_CHARS
 
 from .. import learning
 from ..errors import NotFound, ServiceError
 from ..issuance import IssuanceContext, trust_list
-from ..models import Employment, IssuedCredential, Membership, Organisation, Role, User
+from ..models import (
+    Employment,
+    IssuedCredential,
+    Membership,
+    Organisation,
+    Role,
+    SigningKey,
+    StatusList,
+    User,
+)
 
 MAX_PER_PAGE = 100
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
@@ -175,6 +191,52 @@ def learner_credentials(
 # --- verification ------------------------------------------------------------------------------
 
 
+# Signing the trust list means signing every issuer's status lists: too much work to repeat for
+# each request to a public endpoint. The loaded list is kept while nothing it depends on has
+# changed (keys, compromise marks, status-list bits, organisations) and for at most 5 minutes.
+TRUST_CACHE_SECONDS = 300
+_trust_cache: dict[tuple[str, str, str], tuple[tuple[Any, ...], datetime, TrustList]] = {}
+
+
+def _trust_fingerprint(session: Session) -> tuple[Any, ...]:
+    keys = session.execute(
+        select(
+            func.count(SigningKey.id),
+            func.min(SigningKey.kid),
+            func.max(SigningKey.kid),
+            func.max(SigningKey.created_at),
+            func.max(SigningKey.valid_until),
+            func.max(SigningKey.compromised_at),
+            func.count(SigningKey.valid_until),
+            func.count(SigningKey.compromised_at),
+        )
+    ).one()
+    lists = session.execute(
+        select(func.count(StatusList.id), func.max(StatusList.updated_at))
+    ).one()
+    orgs = session.execute(select(func.count(Organisation.id), func.max(Organisation.id))).one()
+    return (*keys, *lists, *orgs)
+
+
+def current_trust(session: Session, ctx: IssuanceContext, now: datetime) -> TrustList:
+    """This instance's trust list, signed and loaded as an offline verifier would load it."""
+    bind = session.get_bind()
+    key = (str(bind.engine.url), ctx.base_url, ctx.instance_name)
+    fingerprint = _trust_fingerprint(session)
+    cached = _trust_cache.get(key)
+    if (
+        cached is not None
+        and cached[0] == fingerprint
+        and timedelta(0) <= now - cached[1] < timedelta(seconds=TRUST_CACHE_SECONDS)
+    ):
+        return cached[2]
+    signed, anchor = trust_list(session, ctx, now)
+    trust = load_trust_list(signed, anchor, now)
+    # The fingerprint after signing: a root key created on first use is part of it.
+    _trust_cache[key] = (_trust_fingerprint(session), now, trust)
+    return trust
+
+
 class InvalidInput(Exception):
     """The request is not something the verifier can be asked about (HTTP 400)."""
 
@@ -197,8 +259,7 @@ def verify_text(
         raise InvalidInput("The credential is empty.")
     if len(text) > MAX_TOKEN_CHARS:
         raise InvalidInput("The credential is too large to be a certificate.")
-    signed, anchor = trust_list(session, ctx, now)
-    trust = load_trust_list(signed, anchor, now)
+    trust = current_trust(session, ctx, now)
     if text.startswith(QR_PREFIX) and not jwt_only:
         return verify_qr(text, trust, now, source="qr")
     return verify_token(text, trust, now, source="vc-jwt")

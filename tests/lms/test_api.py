@@ -491,3 +491,30 @@ def test_the_matrix_needs_its_scope_and_its_own_organisation(
     assert r.status_code == 404
     r = client.get("/api/v1/orgs/riverside/matrix", headers=bearer(theirs))
     assert r.status_code == 200 and r.json is not None and r.json["rows"] == []
+
+
+def test_the_trust_list_is_signed_again_only_when_it_changed(
+    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lms.api import service
+
+    calls: list[int] = []
+    real = service.trust_list
+
+    def counting(*args: object, **kwargs: object) -> tuple[str, str]:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "trust_list", counting)
+    service._trust_cache.clear()
+    cred = world.credential
+    assert cred is not None
+    for _ in range(3):
+        r = client.post("/api/v1/verify", json={"credential": cred.token})
+        assert r.json is not None and r.json["valid"] is True
+    assert len(calls) == 1
+    status.revoke(db.session, cred, "Issued in error", datetime.now(UTC))
+    db.session.commit()
+    r = client.post("/api/v1/verify", json={"credential": cred.token})
+    assert r.json is not None and r.json["reason_code"] == "revoked"
+    assert len(calls) == 2
