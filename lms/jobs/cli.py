@@ -51,7 +51,8 @@ def status() -> None:
     for job in failed.get_job_ids()[:20]:
         fetched = q.fetch_job(job)
         if fetched is not None:
-            info = (fetched.exc_info or "").strip().splitlines()
+            latest = fetched.latest_result()
+            info = ((latest.exc_string if latest else "") or "").strip().splitlines()
             click.echo(f"    {job}: {info[-1] if info else 'no error recorded'}")
     click.echo(f"workers: {len(Worker.all(connection=conn))}")
 

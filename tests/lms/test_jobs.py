@@ -163,10 +163,17 @@ def rq_app(tmp_path: Path) -> Iterator[Flask]:
     queue_name = f"test-{os.getpid()}"
     for app in make_app(tmp_path, REDIS_URL=REDIS_URL, JOBS_QUEUE=queue_name):
         q = jobs.queue(app)
-        q.empty()
+        _forget(q)
         yield app
-        q.empty()
+        _forget(q)
         q.connection.close()
+
+
+def _forget(q: Any) -> None:
+    """Empty the queue and every registry of it (finished, failed, started ...)."""
+    q.empty()
+    for key in q.connection.scan_iter(f"rq:*{q.name}*"):
+        q.connection.delete(key)
 
 
 def _work(app: Flask) -> Any:
@@ -202,6 +209,8 @@ def test_a_failing_job_is_retried_then_marked_failed(rq_app: Flask) -> None:
     job = q.fetch_job(handle.id)
     assert job.retries_left == 0  # tried 1 + RETRIES times
     assert "no user with id 424242" in (job.latest_result().exc_string or "")
+    status = rq_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert "failed:   1" in status.output and "no user with id 424242" in status.output
 
 
 @needs_redis
