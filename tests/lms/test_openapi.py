@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import schemathesis
 from flask import Flask
+from flask.globals import app_ctx
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
+from schemathesis.config import SchemathesisConfig
 
 from courses.loader import load_catalogue, read_catalogue
 from lms.api import tokens
@@ -24,7 +26,7 @@ from lms.api.views import openapi_document
 from lms.extensions import db
 
 from ..conftest import make_app
-from .api_world import build
+from .api_world import PASSWORD, build
 
 API_BLUEPRINTS = ("api.", "vcapi.")
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
@@ -72,9 +74,10 @@ def test_the_document_names_every_scope() -> None:
 
 
 class Api:
-    def __init__(self, app: Flask, secret: str) -> None:
+    def __init__(self, app: Flask, secret: str, session_cookie: str) -> None:
         self.app = app
         self.secret = secret
+        self.session_cookie = session_cookie
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +90,31 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     db.session.commit()
     world = build(app)
     secret = world.token("oakview", *tokens.SCOPES)
+    client = app.test_client()
+    r = client.post("/auth/login", data={"email": "learner@example.com", "password": PASSWORD})
+    assert r.status_code == 302
+    cookie = client.get_cookie("session")
+    assert cookie is not None
     try:
-        yield Api(app, secret)
+        yield Api(app, secret, cookie.value)
     finally:
         gen.close()
 
 
 # Loaded from the same file the app serves (the first test checks they are equal), at import
 # time, so every operation becomes its own test; the requests go to the module's app.
-schema = schemathesis.openapi.from_dict(openapi_document())
+# A request the schema forbids must be refused: 413 (body over 300 KB) and 415 (not JSON) are
+# refusals too, besides schemathesis's default list.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422]
+            }
+        }
+    }
+)
+schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG)
 
 
 @schema.parametrize()
@@ -119,6 +138,18 @@ def test_the_api_keeps_to_its_document(case: Any, api: Api) -> None:
         # A schema cannot say "a completion of this learner exists here": a schema-valid request
         # is still refused (400) unless it names one, which random data never does.
         excluded.append(schemathesis.checks.positive_data_acceptance)
-    case.call_and_validate(
-        app=api.app, base_url="http://localhost", headers=headers, excluded_checks=excluded
-    )
+    # The learner's session cookie goes with every request (the /me operations use it; the
+    # rest ignore it). The test's app context is set aside meanwhile, so each request loads
+    # its own user (Flask-Login caches the user in the app context's `g`).
+    outer = app_ctx._get_current_object()  # type: ignore[attr-defined]
+    outer.pop()
+    try:
+        case.call_and_validate(
+            app=api.app,
+            base_url="http://localhost",
+            headers=headers,
+            cookies={"session": api.session_cookie},
+            excluded_checks=excluded,
+        )
+    finally:
+        outer.push()
