@@ -180,6 +180,7 @@ def db_counts(url: str) -> dict[str, int]:
 
     engine = create_engine(url)
     with engine.connect() as conn:
+
         def q(sql: str) -> int:
             return int(conn.execute(text(sql), {"code": QUIZ_MODULE}).scalar() or 0)
 
