@@ -26,6 +26,7 @@ from werkzeug.routing import Rule
 
 from lms.accounts import ensure_membership, get_or_create_org, get_or_create_user
 from lms.api import tokens
+from lms.errors import ServiceError
 from lms.extensions import db
 from lms.models import (
     IssuedCredential,
@@ -78,6 +79,43 @@ def _import_token(org_id: int) -> str | None:
     return db.session.scalar(select(ImportBatch.token).where(ImportBatch.org_id == org_id))
 
 
+def _seed_transfer_review(app: Flask, org: Any, learner: User) -> int | None:
+    """A transfer review of the learner's certificate from her previous employer (the demo's
+    Riverside), uploaded through the transfers service; None if that area is not there."""
+    try:
+        from lms.transfers import service as transfers
+    except ImportError:
+        return None
+    from lms.issuance import IssuanceContext
+
+    previous = db.session.scalar(
+        select(IssuedCredential).where(
+            IssuedCredential.user_id == learner.id, IssuedCredential.org_id != org.id
+        )
+    )
+    manager = db.session.scalar(select(User).where(User.email == EMAILS["manager"]))
+    if previous is None or manager is None:
+        return None
+    try:
+        review = transfers.upload(
+            db.session,
+            IssuanceContext.from_config(app.config),
+            org,
+            manager,
+            worker_id=learner.id,
+            data=previous.token.encode(),
+            file_name="previous.jwt",
+            qr_text=None,
+            other_email=None,
+            now=datetime.now(UTC),
+        )
+    except (ServiceError, TypeError):  # refused, or its signature changed: the rule is unchecked
+        db.session.rollback()
+        return None
+    db.session.commit()
+    return int(review.id)
+
+
 def _values(app: Flask) -> dict[str, Any]:
     """The URL parameter values: Oakview's records (and a token of its own)."""
     from lms.models import Organisation
@@ -87,7 +125,9 @@ def _values(app: Flask) -> dict[str, Any]:
     learner = db.session.scalar(select(User).where(User.email == EMAILS["learner"]))
     assert learner is not None
     cred = db.session.scalar(
-        select(IssuedCredential).where(IssuedCredential.user_id == learner.id).limit(1)
+        select(IssuedCredential)
+        .where(IssuedCredential.user_id == learner.id, IssuedCredential.org_id == org.id)
+        .limit(1)
     )
     attempt = db.session.scalar(
         select(QuizAttempt).where(QuizAttempt.user_id == learner.id).order_by(QuizAttempt.id)
@@ -105,6 +145,8 @@ def _values(app: Flask) -> dict[str, Any]:
     )
     observation = _first_id("lms.assess.models", "Observation", org_id=org.id)
     review = _first_id("lms.transfers.models", "TransferReview", org_id=org.id)
+    if review is None:
+        review = _seed_transfer_review(app, org, learner)
     db.session.commit()
     observed_code = None
     if observation is not None:
