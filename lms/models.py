@@ -219,7 +219,8 @@ class Completion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # indexed by ix_completions_org_user_module_completed, which starts with org_id
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     module_id: Mapped[int] = mapped_column(ForeignKey("catalogue_modules.id"))
     source: Mapped[str] = mapped_column(String(12), default=CompletionSource.COURSE.value)
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("quiz_attempts.id"), unique=True)

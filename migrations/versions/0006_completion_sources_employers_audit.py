@@ -132,7 +132,6 @@ def upgrade():
         batch_op.alter_column('attempt_id',
                existing_type=sa.INTEGER(),
                nullable=True)
-        batch_op.create_index(batch_op.f('ix_completions_org_id'), ['org_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_completions_recorded_by_id_users'), 'users', ['recorded_by_id'], ['id'])
         batch_op.create_check_constraint('source_known', "source IN ('course', 'award', 'external', 'transfer')")
         batch_op.create_check_constraint('delivered_by_known', "delivered_by IS NULL OR delivered_by IN ('in_house', 'external')")
@@ -161,7 +160,6 @@ def downgrade():
         batch_op.drop_constraint(op.f('ck_completions_delivered_by_known'), type_='check')
         batch_op.drop_constraint(op.f('ck_completions_source_known'), type_='check')
         batch_op.drop_constraint(batch_op.f('fk_completions_recorded_by_id_users'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_completions_org_id'))
         batch_op.alter_column('attempt_id',
                existing_type=sa.INTEGER(),
                nullable=False)

@@ -11,7 +11,7 @@ from courses.completion import add_months
 from courses.recert import Status
 from lms.compliance import cell_evidence, org_compliance
 from lms.extensions import db
-from lms.models import Role
+from lms.models import Role, User
 
 from .employer_helpers import (
     NOW,
@@ -135,13 +135,9 @@ def test_future_completion_not_counted_yet(world: dict) -> None:
     assert row.cells["FOOD-01"].status is Status.MISSING
 
 
-def test_withdrawn_external_records_do_not_count(
-    world: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-    import types
-
+def test_withdrawn_external_records_do_not_count(world: dict) -> None:
     from lms.employer.service import ascwds_rows
+    from lms.external.models import ExternalRecord
 
     o, cat = world["org"], world["cat"]
     record = complete(o, cat, "FOOD-01", days_ago(3))
@@ -149,9 +145,23 @@ def test_withdrawn_external_records_do_not_count(
     m = org_compliance(db.session, o.id, NOW)
     row = next(r for r in m.rows if r.worker.name == "Cat Kitchen")
     assert row.cells["FOOD-01"].status is Status.ACTIVE
-    # lms.external owns withdrawal; the matrix asks it which records were withdrawn
-    fake = types.SimpleNamespace(withdrawn_completion_ids=lambda session, org_id: {record.id})
-    monkeypatch.setitem(sys.modules, "lms.external.service", fake)
+    # lms.external owns withdrawal (its record says so); the matrix leaves that completion out
+    recorder = db.session.get_one(User, cat.id)  # any user will do for the record's author
+    db.session.add(
+        ExternalRecord(
+            completion_id=record.id,
+            org_id=o.id,
+            user_id=cat.id,
+            module_code="FOOD-01",
+            evidence_ref="certificate seen",
+            recorded_by_id=recorder.id,
+            recorded_at=days_ago(3),
+            withdrawn_at=days_ago(1),
+            withdrawn_by_id=recorder.id,
+            withdrawn_reason="recorded for the wrong person",
+        )
+    )
+    db.session.commit()
     m = org_compliance(db.session, o.id, NOW)
     row = next(r for r in m.rows if r.worker.name == "Cat Kitchen")
     assert row.cells["FOOD-01"].status is Status.MISSING
