@@ -5,7 +5,7 @@ by name. The demo organisation (Oakview) provides the learner, mentor, manager a
 the records the URLs point at; a second organisation (Riverside) provides "other", its manager.
 POSTs are sent empty with CSRF off: they test authorisation, not validation.
 
-Set H8_SHOW=1 to print the observed table (for writing rules for new routes).
+Set SECURITY_MATRIX_SHOW=1 to print the observed table (for writing rules for new routes).
 """
 
 from __future__ import annotations
@@ -300,8 +300,8 @@ def _request(client: FlaskClient, method: str, url: str, access: Access) -> Any:
 
 
 def _placeholder(rule: Rule) -> Access | None:
-    """With H8_SHOW set, routes without a rule are still requested (to see what they do)."""
-    if not os.environ.get("H8_SHOW"):
+    """With SECURITY_MATRIX_SHOW set, routes without a rule are still requested (to see them)."""
+    if not os.environ.get("SECURITY_MATRIX_SHOW"):
         return None
     from .access_rules import PUBLIC
 
@@ -348,7 +348,7 @@ def test_who_may_use_each_route(app: Flask, people: Clients) -> None:
                 if method == "POST":  # a POST may have logged the client out or changed it
                     people.by_role[role] = people.login(role)
             seen.append(f"{method:4} {rule.endpoint:32} {url:60} {' '.join(row)}")
-    if os.environ.get("H8_SHOW"):
+    if os.environ.get("SECURITY_MATRIX_SHOW"):
         print("\n".join(seen))
         print("UNCHECKED (no such record in the demo data):\n  " + "\n  ".join(unchecked))
     assert not problems, "\n".join(problems)
@@ -425,7 +425,7 @@ def test_another_organisations_records_are_refused(app: Flask, people: Clients) 
                 response = _request(people.by_role[role], method, url, access)
                 response.close()
                 checked += 1
-                if os.environ.get("H8_SHOW"):
+                if os.environ.get("SECURITY_MATRIX_SHOW"):
                     print("CROSS", method, url, role, response.status_code)
                 observed = classify(response.status_code, "", method)
                 if observed != DENIED:
