@@ -74,7 +74,12 @@ def event_hash(event: AuditEvent) -> str:
     return _digest(_fields(event))
 
 
-def _lock_chain(session: Session) -> None:
+def lock_chain(session: Session) -> None:
+    """Serialise audited writers until this transaction ends (PostgreSQL; SQLite has one writer).
+
+    Writers that need other locks too (a status-list slot, a new signing key) take this one
+    first, so every audited writer takes its locks in the same order and none can deadlock.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
@@ -100,7 +105,7 @@ def record(
     which: default "system"). `subject_user_id` is the worker the event is about, so a
     manager can export one learner's history.
     """
-    _lock_chain(session)
+    lock_chain(session)
     head = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

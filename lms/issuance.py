@@ -106,8 +106,15 @@ def _active_key(
 def issuer_key(
     session: Session, ctx: IssuanceContext, org: Organisation, now: datetime
 ) -> tuple[SigningKey, ec.EllipticCurvePrivateKey]:
-    """The organisation's current signing key, created on first use."""
+    """The organisation's current signing key, created on first use.
+
+    Creating one takes the audit chain's lock first and looks again, so two first issuances at
+    the same moment create one key, not two.
+    """
     row = _active_key(session, KeyPurpose.ISSUER, org.id, now)
+    if row is None:
+        audit.lock_chain(session)
+        row = _active_key(session, KeyPurpose.ISSUER, org.id, now)
     if row is None:
         return _new_key(session, ctx, KeyPurpose.ISSUER, org, now)
     return row, unwrap_private_key(row.private_key_wrapped, ctx.key_encryption_key)

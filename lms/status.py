@@ -93,7 +93,7 @@ def _used(session: Session, org_id: int, number: int) -> int:
 
 def _serialise(session: Session) -> None:
     """Take the audit chain's transaction lock now (PostgreSQL), before any status-list row."""
-    audit._lock_chain(session)
+    audit.lock_chain(session)
 
 
 def allocate(session: Session, org: Organisation, rng: random.Random, now: datetime) -> Slot:

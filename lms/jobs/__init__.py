@@ -62,6 +62,12 @@ REGISTRY: dict[str, JobSpec] = {
     "evidence_pack.render": JobSpec(
         "lms.jobs.tasks:render_evidence_pack", 1800, "Render an organisation's evidence pack"
     ),
+    "reminders.digest": JobSpec(
+        "lms.staff.reminders:digest_job", 900, "Send managers their weekly training digest"
+    ),
+    "staff.invite": JobSpec(
+        "lms.staff.invitations:invite_job", 900, "E-mail imported staff their set-password links"
+    ),
 }
 
 RETRIES = 3

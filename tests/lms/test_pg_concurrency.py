@@ -152,6 +152,26 @@ def test_concurrent_issuance_gets_distinct_slots_and_one_list_pair(
     assert lists == 2  # one revocation and one suspension list, not one pair per thread
 
 
+def test_first_issuances_of_a_new_issuer_create_one_signing_key(
+    app: Flask, catalogue: None
+) -> None:
+    """No key yet: every thread needs one; the chain lock makes them share the first."""
+    from lms.models import SigningKey
+
+    org_id, users = _world(THREADS)
+    completions = _completions(org_id, users)
+    ctx = _ctx(app)
+
+    def issue(session: Session, i: int) -> str:
+        completion = session.get_one(Completion, completions[i])
+        return issue_for_completion(session, ctx, completion, datetime.now(UTC)).kid
+
+    results = _race(THREADS, issue)
+    assert all(isinstance(r, str) for r in results), results
+    keys = db.session.scalar(select(func.count(SigningKey.id)).where(SigningKey.org_id == org_id))
+    assert keys == 1 and len(set(results)) == 1
+
+
 def test_status_slots_collide_only_in_the_constraint(app: Flask, catalogue: None) -> None:
     """Every thread draws the same 'random' index first: each still ends with its own."""
     org_id, users = _world(4)
