@@ -130,7 +130,8 @@ def org_tokens(session: Session, org_id: int) -> Sequence[ApiToken]:
 
 
 def token_of(session: Session, org_id: int, token_id: int) -> ApiToken:
-    row = session.get(ApiToken, token_id)
+    # An id past 32 bits is nobody's (PostgreSQL would refuse to compare it).
+    row = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
     if row is None or row.org_id != org_id:
         raise NotFound("Your organisation has no such API token.")
     return row

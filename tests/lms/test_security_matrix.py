@@ -438,3 +438,33 @@ def test_another_organisations_records_are_refused(app: Flask, people: Clients) 
                     people.by_role[role] = people.login(role)
     assert checked > 10
     assert not problems, "\n".join(problems)
+
+
+# --- ids no database column can hold -----------------------------------------------------------
+
+HUGE_ID = 4_262_923_655  # past 2**31 - 1: PostgreSQL's integer columns cannot hold it
+
+
+def test_ids_past_32_bits_are_not_found(app: Flask, people: Clients) -> None:
+    """An id no row can have is nobody's record: 404 (or a refusal), never a database error.
+
+    On PostgreSQL a comparison with such an id fails inside the database ("integer out of
+    range") unless the route rejects it first."""
+    values = _values(app)
+    problems: list[str] = []
+    for method in ("GET", "POST"):
+        for rule in _rules(app):
+            access = RULES.get(rule.rule)
+            ints = [m.group(2) for m in _PARAM.finditer(rule.rule) if m.group(1) == "int"]
+            if access is None or not ints or method not in (rule.methods or set()):
+                continue
+            huge = {**values, **{access.params.get(n, n): HUGE_ID for n in ints}}
+            url = url_for_rule(rule, access, huge)
+            for role in ("learner", "manager"):
+                response = _request(people.by_role[role], method, url, access)
+                response.close()
+                if response.status_code >= 500:
+                    problems.append(f"{method} {url} ({rule.endpoint}) as {role}: 500")
+                if method == "POST":
+                    people.by_role[role] = people.login(role)
+    assert not problems, "\n".join(problems)
