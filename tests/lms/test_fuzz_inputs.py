@@ -6,7 +6,9 @@ Targets (hypothesis; bounded examples, no deadline, the whole module well under 
   files (PDF, image, JSON, text): only the credentials package's typed errors may escape;
 * POST /api/v1/verify and POST /credentials/verify: any body gets an answer below 500;
 * the staff CSV importer's parser (never raises), the evidence upload check (only
-  EvidenceRefused) and the transfer upload reader (only TransferRefused).
+  EvidenceRefused) and the transfer upload reader (only TransferRefused);
+* the upload forms end to end (staff CSV import, transfer upload, trust-list upload, an
+  observation's evidence), as their manager or mentor: never a 500.
 
 Mutations start from a real credential, QR code and passport signed by an issuer the trust
 list knows, so they reach the signature and content checks, not just the parser.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -279,6 +282,17 @@ CSV_ROWS = st.lists(
     max_size=8,
 )
 HEADERS = "first name,last name,email,job role,site,start date,worker id\n"
+STAFF_HEADERS = "name,email,job_role,site,start_date\n"
+STAFF_ROWS = st.lists(
+    st.tuples(
+        st.text(max_size=20),
+        st.one_of(st.emails(), st.text(max_size=20)),
+        st.sampled_from(["Care worker", "Senior care worker", "Cook", ""]),
+        st.sampled_from(["Main house", "Garden lodge", "Nowhere", ""]),
+        st.one_of(st.dates().map(str), st.text(max_size=10)),
+    ).map(lambda row: ",".join(row)),
+    max_size=6,
+).map(lambda rows: (STAFF_HEADERS + "\n".join(rows)).encode())
 
 
 @FAST
@@ -342,3 +356,117 @@ def test_transfer_uploads_are_read_or_refused(data: bytes | None, qr: str | None
         reader(data, qr, [TRUST], NOW)
     except service.TransferRefused as err:
         assert err.message
+
+
+# --- the upload forms, end to end ------------------------------------------------------------
+
+
+UPLOAD_BYTES = st.one_of(
+    st.binary(max_size=800),
+    TOKENS.map(str.encode),
+    mutated(PASSPORT).map(str.encode),
+    mutated(TRUST_TEXT).map(str.encode),
+    st.binary(max_size=400).map(lambda b: b"%PDF-1.4\n" + b),
+    st.binary(max_size=400).map(lambda b: PNG[:24] + b),
+    CSV_ROWS.map(lambda rows: (HEADERS + "\n".join(",".join(r) for r in rows)).encode()),
+)
+FILE_NAMES = st.one_of(st.just("upload.csv"), st.text(max_size=60))
+UPLOADS = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _as(app: Flask, email: str, password: str) -> Any:
+    from flask import g
+
+    g.pop("_login_user", None)
+    client = app.test_client()
+    r = client.post("/auth/login", data={"email": email, "password": password})
+    assert r.status_code == 302
+    return client
+
+
+def _post_file(client: Any, url: str, field: str, data: bytes, name: str, **form: Any) -> int:
+    import io
+
+    from flask import g
+
+    g.pop("_login_user", None)  # the test's app context outlives requests
+    r = client.post(
+        url,
+        data={**form, field: (io.BytesIO(data), name or "upload")},
+        content_type="multipart/form-data",
+    )
+    status: int = r.status_code
+    r.close()
+    if os.environ.get("FUZZ_SHOW"):
+        print("UPLOAD", url, status)
+    return status
+
+
+@UPLOADS
+@given(data=st.one_of(UPLOAD_BYTES, STAFF_ROWS), name=FILE_NAMES)
+def test_staff_import_upload_never_fails(
+    app: Flask, demo: dict[str, str], data: bytes, name: str
+) -> None:
+    client = _as(app, "manager@example.com", demo["manager@example.com"])
+    status = _post_file(client, "/manage/oakview/staff/import", "file", data, name)
+    assert status < 500
+
+
+@UPLOADS
+@given(data=UPLOAD_BYTES, name=FILE_NAMES, qr=st.one_of(st.just(""), QR_TEXTS))
+def test_transfer_upload_never_fails(
+    app: Flask, demo: dict[str, str], data: bytes, name: str, qr: str
+) -> None:
+    from sqlalchemy import select
+
+    from lms.extensions import db
+    from lms.models import User
+
+    learner = db.session.scalar(select(User.id).where(User.email == "learner@example.com"))
+    client = _as(app, "manager@example.com", demo["manager@example.com"])
+    status = _post_file(
+        client, "/manage/oakview/transfers/new", "file", data, name, worker=learner, qr_text=qr
+    )
+    assert status < 500
+
+
+@UPLOADS
+@given(data=UPLOAD_BYTES, name=FILE_NAMES, anchor=st.text(max_size=60))
+def test_trust_list_upload_never_fails(
+    app: Flask, demo: dict[str, str], data: bytes, name: str, anchor: str
+) -> None:
+    client = _as(app, "manager@example.com", demo["manager@example.com"])
+    status = _post_file(client, "/manage/oakview/trust-lists", "file", data, name, anchor=anchor)
+    assert status < 500
+
+
+@UPLOADS
+@given(data=UPLOAD_BYTES, name=FILE_NAMES)
+def test_evidence_upload_never_fails(
+    app: Flask, demo: dict[str, str], data: bytes, name: str
+) -> None:
+    from sqlalchemy import select
+
+    from lms.extensions import db
+
+    models = pytest.importorskip("lms.assess.models", reason="observations not installed")
+    observations = pytest.importorskip("lms.observations", reason="observations not installed")
+    from lms.models import User
+
+    done = db.session.scalar(select(models.Observation).limit(1))
+    assert done is not None, "the demo records an observation"
+    mentor = db.session.scalar(select(User).where(User.email == "mentor@example.com"))
+    # A draft (the demo's observations are complete, and a complete one takes no evidence).
+    draft = observations.start(
+        db.session, mentor, done.org_id, done.learner_id, done.module_code, datetime.now(UTC)
+    )
+    db.session.commit()
+    observation = draft.id
+    client = _as(app, "mentor@example.com", demo["mentor@example.com"])
+    status = _post_file(client, f"/assess/observations/{observation}/evidence", "file", data, name)
+    assert status < 500
