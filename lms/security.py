@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, make_response, request
 from flask.typing import ResponseReturnValue
@@ -111,3 +112,22 @@ def _logged_in() -> bool:
         return bool(current_user.is_authenticated)
     except Exception:  # no login manager in this context (e.g. a static file before it)
         return False
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A `next` address to redirect to: only a same-site path, never an open redirect.
+
+    Refused (the default is used): absolute and scheme-relative URLs, backslashes (which some
+    browsers read as slashes), and control characters (a newline would split the header).
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return default

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -10,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..accounts import AccountLocked, authenticate
 from ..errors import BadCredentials
 from ..extensions import db, limiter
+from ..security import safe_next
 from . import models  # noqa: F401  (the login_throttles table, for create_all)
 from .forms import LoginForm
 
@@ -17,12 +16,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
-            return target
-    return url_for("learn.home")
+    return safe_next(target, url_for("learn.home"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -115,3 +115,17 @@ def test_login_is_rate_limited(limited_app: Flask) -> None:
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
+
+
+def test_next_with_control_characters_falls_back_home(
+    client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    """A newline in `next` would split the Location header: it is refused, not a 500."""
+    for target in ("/%0A", "/learn%0D%0ASet-Cookie:x=1", "/\t"):
+        response = client.post(
+            f"/auth/login?next={target}",
+            data={"email": "learner@example.com", "password": demo["learner@example.com"]},
+        )
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+        auth.logout()
+    assert client.get("/language/en?next=/%0A").headers["Location"] == "/"
