@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import lazy_gettext
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from . import config as cfg
 from .extensions import csrf, db, limiter, login_manager, migrate
@@ -58,11 +60,21 @@ def register_extensions(app: Flask) -> None:
         app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"]
     )
 
+    # The user with their memberships in one query: every page's menu reads them (base.html).
+    # Built once: building a statement costs more than running it on SQLite.
+    user_query = (
+        select(models.User)
+        .options(joinedload(models.User.memberships))
+        .where(models.User.id == bindparam("user_id"))
+    )
+
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:
         if not user_id.isdigit():
             return None
-        user = db.session.get(models.User, int(user_id))
+        user = (
+            db.session.execute(user_query, {"user_id": int(user_id)}).unique().scalar_one_or_none()
+        )
         return user if user is not None and user.active else None
 
 

@@ -8,9 +8,17 @@ lms/translations -l CODE`, translate the .po file, and list it here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from gettext import NullTranslations
+from typing import Any
+
 from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, get_locale, refresh
+from flask_babel import Babel, get_locale, get_translations, refresh
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Macro
+from markupsafe import Markup
 
 LANGUAGES = {"en": "English", "hi": "हिन्दी (Hindi)"}
 DEFAULT = "en"
@@ -37,6 +45,62 @@ def choose(code: str) -> ResponseReturnValue:
     return redirect(target if safe else url_for("learn.home"))
 
 
+def _bound_gettext(translations: NullTranslations) -> dict[str, Any]:
+    """The template's `_`/`gettext`/`ngettext` bound to one request's translations.
+
+    The same as the callables Flask-Babel installs with Jinja's newstyle gettext (the text is
+    translated, marked safe when autoescaping, then always %-formatted with the escaped
+    variables), but the translations are looked up once per page rather than once per string:
+    a page asks for 20 to 30 strings, and each of Flask-Babel's look-ups walks its context
+    (app globals, domain, locale) again.
+    """
+    ugettext = translations.ugettext
+    ungettext = translations.ungettext
+
+    @pass_eval_context
+    def gettext(eval_ctx: EvalContext, string: str, **variables: Any) -> str:
+        rv = ugettext(string)
+        if eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704  (our own catalogue's text, as Jinja's own gettext)
+        return rv % variables
+
+    @pass_eval_context
+    def ngettext(
+        eval_ctx: EvalContext, singular: str, plural: str, num: int, **variables: Any
+    ) -> str:
+        variables.setdefault("num", num)
+        rv = ungettext(singular, plural, num)
+        if eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704  (as above)
+        return rv % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+def _template_gettext() -> dict[str, Any]:
+    return _bound_gettext(get_translations())
+
+
+def _per_locale_renderer() -> Callable[[Macro], Markup]:
+    fragments: dict[tuple[str, str], Markup] = {}
+
+    def per_locale(fragment: Macro) -> Markup:
+        """A template macro's output, rendered once per language in this process.
+
+        Only for macros that take no arguments and show nothing but fixed, translated text:
+        the output is keyed by the macro's name and the language, nothing else. (Translations
+        are read when the process starts and never change while it runs.)
+        """
+        key = (fragment.name, str(get_locale()))
+        found = fragments.get(key)
+        if found is None:
+            # A macro's output is already escaped (templates autoescape).
+            found = fragments[key] = Markup(fragment())  # noqa: S704
+        return found
+
+    return per_locale
+
+
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
@@ -46,3 +110,7 @@ def init_i18n(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale
+    # Templates rendered by render_template get gettext bound to this request's translations
+    # (imported macros without context keep Flask-Babel's own, which give the same text).
+    app.context_processor(_template_gettext)
+    app.jinja_env.globals["per_locale"] = _per_locale_renderer()

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from courses.completion import lessons_outstanding
@@ -108,6 +108,117 @@ def current_module(session: Session, code: str) -> CatalogueModule:
     if module is None:
         raise ModuleNotFound(f"There is no module {code[:16]!r} in the catalogue.")
     return module
+
+
+@dataclass(frozen=True)
+class LessonText:
+    """One lesson as the lesson page shows it: a copy of its immutable catalogue row."""
+
+    id: int
+    position: int
+    title: str
+    body_html: str
+
+
+@dataclass(frozen=True)
+class ModuleLessons:
+    """A module version and its lessons, copied from the catalogue for the lesson page.
+
+    A `catalogue_modules` row (code, version) and its lessons never change once loaded, so a
+    copy stays right for as long as that row is the current version of its code.
+    """
+
+    id: int
+    code: str
+    version: int
+    title: str
+    lessons: tuple[LessonText, ...]
+
+    def lesson_at(self, position: int) -> LessonText:
+        for lesson in self.lessons:
+            if lesson.position == position:
+                return lesson
+        raise NotFound("That lesson does not exist in this module.")
+
+
+class CatalogueCache:
+    """Per-process copies of module versions and their lessons, keyed by the module row's id
+    and content hash (both fixed for the life of a row).
+
+    Which version is current is NOT cached: `assigned_module` asks the database on every
+    request, so a version added by `courses load` is used by the very next request. Bounded:
+    emptied when it holds more than `max_entries` versions (there are a few dozen).
+    """
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple[int, str], ModuleLessons] = {}
+
+    def get(self, session: Session, module_id: int, content_hash: str) -> ModuleLessons:
+        key = (module_id, content_hash)
+        found = self._entries.get(key)
+        if found is None:
+            found = self._load(session, module_id)
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = found
+        return found
+
+    @staticmethod
+    def _load(session: Session, module_id: int) -> ModuleLessons:
+        module = session.execute(
+            select(
+                CatalogueModule.id,
+                CatalogueModule.code,
+                CatalogueModule.version,
+                CatalogueModule.title,
+            ).where(CatalogueModule.id == module_id)
+        ).one()
+        lessons = session.execute(
+            select(Lesson.id, Lesson.position, Lesson.title, Lesson.body_html)
+            .where(Lesson.module_id == module_id)
+            .order_by(Lesson.position)
+        ).all()
+        return ModuleLessons(
+            id=module.id,
+            code=module.code,
+            version=module.version,
+            title=module.title,
+            lessons=tuple(LessonText(*row) for row in lessons),
+        )
+
+
+# Built once (building it costs more than running it): the worker's first enrolment in a
+# code, with that code's current version if there is one.
+_ASSIGNED_MODULE = (
+    select(Enrolment.id, CatalogueModule.id, CatalogueModule.content_hash)
+    .select_from(Enrolment)
+    .outerjoin(
+        CatalogueModule,
+        (CatalogueModule.code == Enrolment.module_code) & CatalogueModule.is_current,
+    )
+    .where(Enrolment.user_id == bindparam("user_id"), Enrolment.module_code == bindparam("code"))
+    .order_by(Enrolment.assigned_at)
+    .limit(1)
+)
+
+
+def assigned_module(
+    session: Session, cache: CatalogueCache, user_id: int, code: str
+) -> ModuleLessons:
+    """The current version of a module assigned to the worker, with its lessons, in one query
+    (plus, the first time a version is seen in this process, two to copy it into `cache`).
+
+    Refuses as `enrolment_for` then `current_module` do: 404 for a module not assigned to
+    them, ModuleNotFound for an assigned code with no current version.
+    """
+    row = session.execute(_ASSIGNED_MODULE, {"user_id": user_id, "code": code}).first()
+    if row is None:
+        raise NotFound("This module is not assigned to you.")
+    _, module_id, content_hash = row
+    if module_id is None:
+        raise ModuleNotFound(f"There is no module {code[:16]!r} in the catalogue.")
+    return cache.get(session, module_id, content_hash)
 
 
 def enrolment_for(session: Session, user_id: int, code: str) -> Enrolment:

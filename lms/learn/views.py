@@ -48,6 +48,14 @@ def issuance_context() -> IssuanceContext:
     return IssuanceContext.from_config(current_app.config)
 
 
+def catalogue_cache() -> learning.CatalogueCache:
+    """This app's copies of catalogue module versions (one per process and app)."""
+    cache = current_app.extensions.get("lms.catalogue_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("lms.catalogue_cache", learning.CatalogueCache())
+    return cache  # type: ignore[no-any-return]
+
+
 UK = ZoneInfo("Europe/London")
 # Refusals of a submission that are logged and audited (the answers are not saved).
 REFUSALS = (InvalidAnswers, learning.AttemptExpired, learning.AlreadySubmitted, NotFound)
@@ -99,11 +107,10 @@ def module(code: str) -> ResponseReturnValue:
 @bp.route("/learn/<code>/lessons/<int:position>")
 @login_required
 def lesson(code: str, position: int) -> ResponseReturnValue:
-    learning.enrolment_for(db.session, current_user.id, code)
-    mod = learning.current_module(db.session, code)
-    current = learning.lesson_at(mod, position)
-    done = learning.done_lesson_ids(db.session, current_user.id, mod)
-    return render_template("learn/lesson.html", module=mod, lesson=current, done=done)
+    # One query (is it assigned, which version is current); the version's lessons come from
+    # this process's copy of the catalogue. The page shows no progress, so none is read.
+    mod = learning.assigned_module(db.session, catalogue_cache(), current_user.id, code)
+    return render_template("learn/lesson.html", module=mod, lesson=mod.lesson_at(position))
 
 
 @bp.route("/learn/<code>/lessons/<int:position>/done", methods=["POST"])
