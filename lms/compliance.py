@@ -5,7 +5,8 @@ the matrix page, the evidence pack and the snapshots all call it). It never comm
 
 What counts: completions of the worker *in this organisation*, of any source (our course, the
 Care Certificate award, an external record, an accepted transfer), of any version of the module,
-minus external records that were withdrawn. Each worker/requirement is replayed through
+minus those that do not count (lms.counting: withdrawn external records, revoked or suspended
+credentials). Each worker/requirement is replayed through
 `courses.recert` with the requirement's policy: the module's default interval unless the
 employer overrode it (0 = does not expire).
 
@@ -62,8 +63,8 @@ from courses.recert import (
 )
 
 from .assess.models import Observation
+from .counting import NotCounting, not_counting
 from .errors import NotFound
-from .external.service import withdrawn_completion_ids
 from .models import (
     Completion,
     CompletionSource,
@@ -217,9 +218,9 @@ def policy_for(requirement: Requirement, default_refresh_months: int) -> Policy:
     )
 
 
-def withdrawn_ids(session: Session, org_id: int) -> set[int]:
-    """External records a manager withdrew (lms.external owns the rule)."""
-    return withdrawn_completion_ids(session, org_id)
+def not_counting_ids(session: Session, org_id: int) -> dict[int, NotCounting]:
+    """Completions kept as history that do not count (withdrawn, revoked, suspended)."""
+    return not_counting(session, org_id)
 
 
 def _org(session: Session, org_id: int) -> Organisation:
@@ -292,7 +293,7 @@ def completion_history(
     session: Session, org_id: int, module_ids: dict[int, str], user_ids: Iterable[int] | None
 ) -> dict[tuple[int, str], list[tuple[int, datetime, str]]]:
     """(user, code) -> [(completion id, completed at, source)] for this organisation."""
-    withdrawn = withdrawn_ids(session, org_id)
+    withdrawn = not_counting_ids(session, org_id)
     q = select(
         Completion.id,
         Completion.user_id,
@@ -422,10 +423,11 @@ class EvidenceItem:
     detail: str
     expires_at: datetime | None
     counts: bool  # the completion that sets today's status
-    withdrawn: bool
+    withdrawn: bool  # kept as history but does not count (see `excluded`)
     credential_short_id: str | None
     # For an accepted transfer: the original credential, who accepted it and why.
     transfer: AcceptedDetail | None = None
+    excluded: str | None = None  # why it does not count: withdrawn, revoked or suspended
 
 
 @dataclass(frozen=True)
@@ -489,7 +491,7 @@ def cell_evidence(
         raise NotFound("That module is not required for this person's job role.")
     column = columns[module_code]
     policy = policy_for(requirement, column.default_refresh_months)
-    withdrawn = withdrawn_ids(session, org_id)
+    withdrawn = not_counting_ids(session, org_id)
     completions = list(
         session.scalars(
             select(Completion)
@@ -540,6 +542,7 @@ def cell_evidence(
             expires_at=expiry_of.get(c.id),
             counts=c.id == current_ref,
             withdrawn=c.id in withdrawn,
+            excluded=withdrawn[c.id].value if c.id in withdrawn else None,
             credential_short_id=creds.get(c.id),
             transfer=(
                 accepted_detail(session, c.id)

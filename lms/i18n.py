@@ -20,6 +20,8 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import Macro
 from markupsafe import Markup
 
+from .security import safe_next
+
 LANGUAGES = {"en": "English", "hi": "हिन्दी (Hindi)"}
 DEFAULT = "en"
 
@@ -40,9 +42,7 @@ def select_locale() -> str:
 def choose(code: str) -> ResponseReturnValue:
     if code in LANGUAGES:
         session["lang"] = code
-    target = request.args.get("next", "")
-    safe = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    return redirect(target if safe else url_for("learn.home"))
+    return redirect(safe_next(request.args.get("next"), url_for("learn.home")))
 
 
 def _bound_gettext(translations: NullTranslations) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from courses.quiz import (
 )
 
 from . import audit
+from .counting import counts
 from .errors import Conflict, LessonsOutstanding, NotFound
-from .external.models import ExternalRecord
 from .issuance import IssuanceContext
 from .models import (
     AttemptStatus,
@@ -272,18 +272,15 @@ def done_lesson_ids(session: Session, user_id: int, module: CatalogueModule) -> 
 
 
 def latest_completion(session: Session, user_id: int, code: str) -> Completion | None:
-    """The worker's newest completion of a module that still counts.
+    """The worker's newest completion of a module that still counts (see lms.counting).
 
-    An external record a manager withdrew (recorded in error) no longer counts; the one before
-    it, if any, does again.
+    An external record a manager withdrew, or a completion whose credential was revoked or is
+    suspended, no longer counts; the one before it, if any, does again.
     """
-    withdrawn = select(ExternalRecord.id).where(
-        ExternalRecord.completion_id == Completion.id, ExternalRecord.withdrawn_at.is_not(None)
-    )
     return session.scalar(
         select(Completion)
         .join(CatalogueModule, CatalogueModule.id == Completion.module_id)
-        .where(Completion.user_id == user_id, CatalogueModule.code == code, ~withdrawn.exists())
+        .where(Completion.user_id == user_id, CatalogueModule.code == code, counts())
         .order_by(Completion.completed_at.desc(), Completion.id.desc())
         .limit(1)
     )

@@ -22,7 +22,7 @@ from courses.models import CatalogueModule
 from courses.recert import Done, Policy, Status, cycles
 
 from .. import audit
-from ..compliance import active_employments, org_compliance, policy_for, withdrawn_ids
+from ..compliance import active_employments, not_counting_ids, org_compliance, policy_for
 from ..errors import Conflict, NotFound, ServiceError
 from ..models import (
     Completion,
@@ -598,7 +598,7 @@ def ascwds_rows(session: Session, org_id: int, now: datetime | None = None) -> l
         (r.job_role_id, r.module_code): r
         for r in session.scalars(select(Requirement).where(Requirement.org_id == org_id))
     }
-    withdrawn = withdrawn_ids(session, org_id)
+    withdrawn = not_counting_ids(session, org_id)
     q = (
         select(Completion, CatalogueModule)
         .join(CatalogueModule, CatalogueModule.id == Completion.module_id)
