@@ -20,7 +20,6 @@ e-mail) to detect truncation later.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -32,6 +31,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from .csvsafe import SafeDictWriter
 from .models import AuditEvent, User
 
 GENESIS = "0" * 64
@@ -226,7 +226,7 @@ def as_row(event: AuditEvent) -> dict[str, Any]:
 def history_csv(events: Sequence[AuditEvent]) -> str:
     """Events as CSV, one row each, with their hashes so the export can be checked."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer = SafeDictWriter(buffer, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     for event in events:
         row = as_row(event)

@@ -7,7 +7,6 @@ The PDF goes through the same data-only URL fetcher and shared font set-up as ce
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from weasyprint import HTML
 
 from ..compliance import SOURCE_LABELS, STATUS_LABELS, STATUS_SYMBOLS, Matrix, org_compliance
+from ..csvsafe import SafeWriter
 from ..errors import NotFound
 from ..models import Completion, User
 from ..pdf import DataOnlyFetcher, _font_config
@@ -33,7 +33,7 @@ def stamp(producer: User, now: datetime) -> str:
 def pack_csv(matrix: Matrix, evidence: dict[int, Completion], stamp_text: str) -> str:
     """One CSV in three parts (matrix, gaps, evidence), each with its own header row."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = SafeWriter(out, lineterminator="\r\n")
     w.writerow(["CQC evidence pack", matrix.org.name, stamp_text])
     w.writerow([])
     w.writerow(
