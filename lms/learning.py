@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from courses.completion import lessons_outstanding
@@ -37,9 +37,11 @@ from .issuance import IssuanceContext
 from .models import (
     AttemptStatus,
     Completion,
+    Employment,
     Enrolment,
     IssuedCredential,
     LessonProgress,
+    Membership,
     QuizAttempt,
     User,
 )
@@ -190,6 +192,28 @@ class CatalogueCache:
 
 # Built once (building it costs more than running it): the worker's first enrolment in a
 # code, with that code's current version if there is one.
+# A worker can hold the same module from two organisations (she moved employer). Her work
+# counts for, and is signed by, the one she works for now: an organisation she is still a member
+# of and has not left (no ended Employment), and among those the latest to assign it.
+_STILL_THERE = and_(
+    select(Membership.id)
+    .where(Membership.user_id == Enrolment.user_id, Membership.org_id == Enrolment.org_id)
+    .exists(),
+    ~select(Employment.id)
+    .where(
+        Employment.user_id == Enrolment.user_id,
+        Employment.org_id == Enrolment.org_id,
+        Employment.end_date.is_not(None),
+        Employment.end_date <= func.current_date(),
+    )
+    .exists(),
+)
+_CURRENT_EMPLOYER_FIRST = (
+    case((_STILL_THERE, 0), else_=1),
+    Enrolment.assigned_at.desc(),
+    Enrolment.id.desc(),
+)
+
 _ASSIGNED_MODULE = (
     select(Enrolment.id, CatalogueModule.id, CatalogueModule.content_hash)
     .select_from(Enrolment)
@@ -198,7 +222,7 @@ _ASSIGNED_MODULE = (
         (CatalogueModule.code == Enrolment.module_code) & CatalogueModule.is_current,
     )
     .where(Enrolment.user_id == bindparam("user_id"), Enrolment.module_code == bindparam("code"))
-    .order_by(Enrolment.assigned_at)
+    .order_by(*_CURRENT_EMPLOYER_FIRST)
     .limit(1)
 )
 
@@ -222,11 +246,12 @@ def assigned_module(
 
 
 def enrolment_for(session: Session, user_id: int, code: str) -> Enrolment:
-    """The worker's assignment of a module; 404 for a module not assigned to them."""
+    """The worker's assignment of a module (her current employer's, see above); 404 for a
+    module not assigned to her."""
     enrolment = session.scalar(
         select(Enrolment)
         .where(Enrolment.user_id == user_id, Enrolment.module_code == code)
-        .order_by(Enrolment.assigned_at)
+        .order_by(*_CURRENT_EMPLOYER_FIRST)
         .limit(1)
     )
     if enrolment is None:
