@@ -34,6 +34,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -105,16 +106,35 @@ def lock_state(session: Session, email: str, secret: str, now: datetime) -> date
     return None
 
 
+def _locked_row(session: Session, key: str) -> LoginThrottle | None:
+    """The address's row, locked until commit (PostgreSQL), so concurrent failures add up."""
+    return session.scalar(
+        select(LoginThrottle)
+        .where(LoginThrottle.email_key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def _record_failure(
     session: Session, email: str, secret: str, user: User | None, now: datetime
 ) -> datetime | None:
     """Count one failure; return the end of the lock if this failure started one."""
     key = _email_key(email, secret)
-    row = session.scalar(select(LoginThrottle).where(LoginThrottle.email_key == key))
+    row = _locked_row(session, key)
     if row is None:
-        row = LoginThrottle(email_key=key, failures=0, first_failure_at=now, last_failure_at=now)
-        session.add(row)
-    elif row.first_failure_at <= now - FAILURE_WINDOW:
+        # Two first failures at once: one insert wins, the other meets the unique key and
+        # both then count on the same row.
+        try:
+            with session.begin_nested():
+                first = LoginThrottle(email_key=key, failures=0, first_failure_at=now)
+                first.last_failure_at = now
+                session.add(first)
+        except IntegrityError:
+            pass
+        row = _locked_row(session, key)
+        assert row is not None  # noqa: S101
+    if row.first_failure_at <= now - FAILURE_WINDOW:
         row.failures, row.first_failure_at, row.locked_until = 0, now, None
     row.failures += 1
     row.last_failure_at = now

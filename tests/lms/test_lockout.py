@@ -16,7 +16,7 @@ from lms.accounts import AccountLocked, authenticate
 from lms.errors import BadCredentials
 from lms.extensions import db
 from lms.models import AuditEvent, User
-from tests.conftest import PASSWORD, csrf_token, make_app
+from tests.conftest import PASSWORD, PG_URL, csrf_token, make_app
 
 EMAIL = "worker@example.com"
 SECRET = "test-secret"
@@ -145,3 +145,43 @@ def test_login_page_shows_the_lock_with_csrf_on(csrf_app: Flask) -> None:
     right = post(PASSWORD)
     assert right.status_code == 429 and "locked" in right.text  # type: ignore[attr-defined]
     assert client.get("/").status_code == 302  # still not logged in
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not PG_URL, reason="needs PostgreSQL: set LMS_TEST_DATABASE_URL (SQLite has one writer)"
+)
+def test_concurrent_failures_all_count(app: Flask) -> None:
+    """Ten wrong passwords at the same moment lock the address: no failure is lost, and two
+    first failures do not collide on the unique key."""
+    import threading
+
+    from flask import current_app
+    from sqlalchemy.orm import Session
+
+    from lms.auth.models import LoginThrottle
+
+    hasher = current_app.extensions["password_hasher"]
+    engine = db.engine
+    now = datetime.now(UTC)
+    barrier = threading.Barrier(accounts.LOCK_AFTER_FAILURES)
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        with Session(bind=engine) as session:
+            barrier.wait(timeout=30)
+            try:
+                authenticate(session, hasher, "nobody@example.com", "wrong", secret=SECRET, now=now)
+            except BadCredentials:
+                session.commit()
+            except BaseException as err:  # collected and asserted on below
+                errors.append(err)
+
+    threads = [threading.Thread(target=attempt) for _ in range(accounts.LOCK_AFTER_FAILURES)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    rows = db.session.scalars(select(LoginThrottle)).all()
+    assert len(rows) == 1 and rows[0].locked_until is not None
