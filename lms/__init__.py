@@ -101,6 +101,10 @@ BLUEPRINTS = (
 def register_blueprints(app: Flask) -> None:
     from importlib import import_module
 
+    from .security import DatabaseId
+
+    app.url_map.converters["int"] = DatabaseId  # before any route is added
+
     for name in BLUEPRINTS:
         app.register_blueprint(import_module(f".{name}.views", __name__).bp)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, make_response, request
@@ -27,6 +28,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +133,19 @@ def safe_next(target: str | None, default: str) -> str:
         if not parts.scheme and not parts.netloc:
             return target
     return default
+
+
+# The largest id an INTEGER primary key holds on PostgreSQL.
+MAX_ID = 2**31 - 1
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every URL: a number PostgreSQL can compare with an id, or no match (404).
+
+    Werkzeug's own converter takes any length of digits; an id past 32 bits reached the
+    database and failed there (a 500) instead of simply not existing.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 
 class QuizResetForm(FlaskForm):
-    user_id = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,12}$")])
+    user_id = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,9}$")])
     module_code = HiddenField(validators=[DataRequired(), Length(max=16)])
     reason = TextAreaField(
         "Reason (recorded in the audit trail)",
