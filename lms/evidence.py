@@ -33,9 +33,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
-from .assess.models import EvidenceFile, Observation, ObservationStatus
-from .errors import Conflict, NotFound, ServiceError
+from .assess.models import EvidenceFile, Observation
+from .errors import NotFound, ServiceError
 from .models import Membership, Role, User
+from .observations import check_may_add_to, lock_for_change
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a phone photo is about 12 million; more is a decompression bomb
@@ -173,9 +174,13 @@ def store(
     folder: Path,
     now: datetime,
 ) -> EvidenceFile:
-    """Check, clean and keep one upload for an observation (and audit it)."""
-    if obs.status in (ObservationStatus.COUNTERSIGNED.value, ObservationStatus.SIGNED_OFF.value):
-        raise Conflict("This observation is already signed, so no evidence can be added.")
+    """Check, clean and keep one upload for an observation (and audit it).
+
+    Only the observation's assessor (or a manager or admin of its organisation) adds evidence,
+    and only while it is a draft: Forbidden or Conflict otherwise, before anything is written.
+    """
+    lock_for_change(session, obs)
+    check_may_add_to(session, obs, uploader, "evidence")
     prepared = prepare(filename, data)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stored_name = secrets.token_hex(16)

@@ -257,7 +257,9 @@ def observation_evidence(
 ) -> tuple[tuple[Evidence, ...], tuple[SubjectResult, ...]]:
     """How competence was shown, for the credential: method, assessor name and role, date.
 
-    Only words: never the learner's e-mail, never an uploaded file or a link to one.
+    Only words: never the learner's e-mail, never an uploaded file or a link to one, and never
+    the assessor's free-text setting (it can name a home, a room or a person who uses services,
+    and a signed credential travels with the worker for ever).
     """
     from .assess.models import METHOD_LABELS, Observation
 
@@ -282,8 +284,6 @@ def observation_evidence(
         f"{met} criteria met" + (f", {na} not applicable" if na else "") + ". "
         f"Signed by: {signed}."
     )
-    if obs.setting:
-        narrative += f" Setting: {obs.setting}."
     evidence = Evidence(
         id=f"urn:uuid:{uuid.uuid4()}",
         name=f"Observed practice: {module.title}",

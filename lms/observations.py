@@ -186,6 +186,36 @@ def get_for_manager(session: Session, user: User, observation_id: int) -> Observ
     return obs
 
 
+def lock_for_change(session: Session, obs: Observation) -> None:
+    """Serialise writers of observations, then re-read the status another may have changed.
+
+    On PostgreSQL the audit chain's transaction-scoped lock makes two concurrent signatures
+    of one observation run one after the other; the second then sees the first's status and
+    is refused (Conflict) instead of signing twice. On SQLite (one writer) only the re-read.
+    """
+    audit.lock_chain(session)
+    session.refresh(obs, ["status"])
+
+
+def check_may_add_to(session: Session, obs: Observation, actor: User, what: str) -> None:
+    """Testimony and evidence: the observation's assessor (or a manager or admin of its
+    organisation) adds them, and only while it is a draft, before the assessor signs.
+
+    Call after `lock_for_change`. Forbidden for anyone else; Conflict once submitted.
+    """
+    if obs.learner_id == actor.id:
+        raise Forbidden("You cannot add to an observation about yourself.")
+    if obs.assessor_id != actor.id and not _roles(session, actor.id, obs.org_id) & MANAGER_ROLES:
+        raise Forbidden(
+            f"Only the assessor who recorded this observation, or a manager, can add {what}."
+        )
+    if obs.status != ObservationStatus.DRAFT.value:
+        raise Conflict(
+            f"This observation was already submitted, so no {what} can be added. Nothing was "
+            "saved; add it to a new observation."
+        )
+
+
 # --- lists ---------------------------------------------------------------------------------
 
 
@@ -364,6 +394,7 @@ def save(
     session: Session, obs: Observation, actor: User, data: ObservationInput, now: datetime
 ) -> Observation:
     """Save what is filled in so far (a draft only); refuses unknown values, keeps the rest."""
+    lock_for_change(session, obs)
     if obs.status != ObservationStatus.DRAFT.value:
         raise Conflict("This observation was already submitted, so it cannot be changed.")
     check_input(obs.module, data)
@@ -481,6 +512,7 @@ def submit(
     session: Session, ctx: IssuanceContext, obs: Observation, actor: User, now: datetime
 ) -> Progress:
     """The assessor signs: competent ("submitted") or not yet competent ("not_yet")."""
+    lock_for_change(session, obs)
     if obs.status != ObservationStatus.DRAFT.value:
         raise Conflict("This observation was already submitted.")
     if obs.assessor_id != actor.id:
@@ -512,9 +544,14 @@ def add_witness(
     statement: str,
     now: datetime,
 ) -> Signature:
-    """A witness's testimony, recorded by the assessor (the witness may have no account)."""
-    if obs.status in (ObservationStatus.COUNTERSIGNED.value, ObservationStatus.SIGNED_OFF.value):
-        raise Conflict("This observation is already signed; add testimony to a new one.")
+    """A witness's testimony, recorded by the assessor (the witness may have no account).
+
+    Only the observation's assessor or a manager of its organisation, and only to a draft:
+    testimony added after the assessor signed would change what the worker countersigns and
+    what the credential says.
+    """
+    lock_for_change(session, obs)
+    check_may_add_to(session, obs, actor, "testimony")
     name_ = _clean(name, 120, "The witness's name")
     role_ = _clean(role, 120, "The witness's role")
     text = _clean(statement, MAX_LONG, "The testimony")
@@ -556,6 +593,7 @@ def countersign(
     """The worker signs their own observation's account as accurate."""
     if obs.learner_id != learner.id:
         raise NotFound("That observation does not exist.")
+    lock_for_change(session, obs)
     if obs.status != ObservationStatus.SUBMITTED.value:
         raise Conflict("This observation is not waiting for your signature.")
     obs.status = ObservationStatus.COUNTERSIGNED.value
@@ -581,6 +619,7 @@ def sign_off(
     now: datetime,
 ) -> Progress:
     """A manager signs off a countersigned observation of a module that requires it."""
+    lock_for_change(session, obs)
     if not _roles(session, manager.id, obs.org_id) & MANAGER_ROLES:
         raise Forbidden("Only a manager of this organisation can sign off an observation.")
     if manager.id in (obs.learner_id, obs.assessor_id):

@@ -3,7 +3,9 @@
 Who may open what:
 - /assess/<slug>/...: mentors, managers and admins of that organisation (404 for anyone else).
 - an observation's mentor pages: the organisation's mentors, managers and admins, never the
-  worker observed; only the assessor who started a draft can change it.
+  worker observed; only the assessor who started a draft can change it. Witness testimony and
+  evidence files: only that assessor or a manager/admin, and only while it is a draft (the
+  services refuse anyone else with 403 and a submitted observation with 409).
 - countersign: only the worker the observation is about.
 - sign-off: only a manager or admin of the organisation who is neither assessor nor worker.
 - evidence files: the worker and the organisation's mentors, managers and admins.

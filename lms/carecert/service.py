@@ -4,8 +4,8 @@ Evidence, per criterion of `courses/catalogue/care-certificate-2025.yaml`:
 - a knowledge criterion is evidenced by a passed knowledge quiz of the module it names;
 - a performance criterion is evidenced by a complete observation of that module (signed by the
   assessor and the worker, and by a manager where the module asks) in which that criterion was
-  met. A completion of a module that requires observation also evidences its criteria, since
-  it cannot exist without a complete observation.
+  met. A completion of a module that requires observation evidences the criteria met in the
+  observation it counted (never those marked not applicable or not yet met).
 Only the employer's own records count (attempts and observations made in that organisation),
 and only modules that follow the same Care Certificate version (2015 evidence stays 2015).
 
@@ -227,24 +227,40 @@ def _observation_evidence(
         key = (code, criterion)
         out[key] = max(out.get(key, when), when)
 
-    # A completion of a module that requires observation includes a complete observation.
-    completions = session.execute(
-        select(CatalogueModule, Completion.completed_at)
+    # A completion of a module that requires observation evidences the criteria met in the
+    # observation it counted (Observation.completion_id); "not applicable" is not evidence.
+    for code, criterion, when in _completion_criteria(session, org_id, user_id, version):
+        note(code, criterion, when)
+    for code, criterion, when in _observed_criteria(session, org_id, user_id, version):
+        note(code, criterion, when)
+    return out
+
+
+def _completion_criteria(
+    session: Session, org_id: int, user_id: int, version: str
+) -> list[tuple[str, str, datetime]]:
+    """Criteria met in the observation each course completion here counted, per criterion."""
+    try:
+        from ..assess.models import CriterionResult, Observation, ObservationCriterion
+    except ImportError:  # pragma: no cover - observations not installed
+        return []
+    rows = session.execute(
+        select(CatalogueModule, Completion.completed_at, ObservationCriterion.criterion_id)
         .join(Completion, Completion.module_id == CatalogueModule.id)
+        .join(Observation, Observation.completion_id == Completion.id)
+        .join(ObservationCriterion, ObservationCriterion.observation_id == Observation.id)
         .where(
             Completion.user_id == user_id,
             Completion.org_id == org_id,
             Completion.source == CompletionSource.COURSE.value,
+            ObservationCriterion.result == CriterionResult.MET.value,
         )
     ).all()
-    for module, when in completions:
-        spec = module.observation or {}
-        if spec.get("required", True) and spec.get("criteria") and _follows(module, version):
-            for c in spec["criteria"]:
-                note(module.code, c["id"], when)
-    for code, criterion, when in _observed_criteria(session, org_id, user_id, version):
-        note(code, criterion, when)
-    return out
+    return [
+        (module.code, criterion, when)
+        for module, when, criterion in rows
+        if _follows(module, version)
+    ]
 
 
 def _observed_criteria(
@@ -377,6 +393,9 @@ def sign_off_standard(
     version: str = CURRENT_VERSION,
 ) -> StandardSignoff:
     """Sign off one ready standard. Refused (naming why) when it is not ready or already signed."""
+    # Before any check: concurrent sign-offs, withdrawals and awards run one after another on
+    # PostgreSQL, so the second sees what the first saved (a no-op on SQLite: one writer).
+    audit.lock_chain(session)
     _require_manager(org, actor)
     learner = learner_in(session, org, learner_id)
     if learner.id == actor.id:
@@ -445,6 +464,7 @@ def withdraw_signoff(
     version: str = CURRENT_VERSION,
 ) -> StandardSignoff:
     """Withdraw a standard's sign-off (kept, marked withdrawn). Refused once awarded."""
+    audit.lock_chain(session)  # before any check: see sign_off_standard
     _require_manager(org, actor)
     learner = learner_in(session, org, learner_id)
     reason = (reason or "").strip()
@@ -492,6 +512,7 @@ def award(
     version: str = CURRENT_VERSION,
 ) -> tuple[Completion, IssuedCredential]:
     """Award the Care Certificate when all standards are signed off; issue its credential."""
+    audit.lock_chain(session)  # before any check: a second award at once sees the first
     _require_manager(org, actor)
     learner = learner_in(session, org, learner_id)
     if learner.id == actor.id:

@@ -402,7 +402,7 @@ def ensure_enrolments(
     Idempotent: an existing enrolment is kept (one per worker, organisation and module). When
     the window of an existing enrolment opens again its due date moves to the new expiry, so
     "My learning" shows the module as due again; each creation is audited as
-    enrolment.created.
+    enrolment.created, each reopening as enrolment.reopened (the due date before and after).
     """
     matrix = org_compliance(session, org_id, now)
     existing = {
@@ -450,8 +450,29 @@ def ensure_enrolments(
                     },
                 )
             elif due is not None and enrolment.due_on != due:
+                before_due = enrolment.due_on
                 enrolment.due_on = due
                 reopened.append(key)
+                audit.record(
+                    session,
+                    actor=actor,
+                    actor_label=None if actor else "system",
+                    action="enrolment.reopened",
+                    entity_type="enrolment",
+                    entity_id=enrolment.id,
+                    now=now,
+                    org_id=org_id,
+                    subject_user_id=row.worker.user_id,
+                    before={
+                        "module_code": code,
+                        "due_on": before_due.isoformat() if before_due else None,
+                    },
+                    after={
+                        "module_code": code,
+                        "due_on": due.isoformat(),
+                        "reason": cell.status.value,
+                    },
+                )
     session.flush()
     return EnrolResult(created, reopened)
 

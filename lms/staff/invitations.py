@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from .. import accounts
+from .. import accounts, audit
 from ..errors import ServiceError
 from ..mail import Link, Mailer, MailError, Message, compose, kept_open
 from ..models import Organisation, User
@@ -52,9 +52,33 @@ def make_token(user: User, secret_key: str) -> str:
     return _serializer(secret_key).dumps({"u": user.id, "f": _fingerprint(user)})
 
 
-def renew_marker(user: User) -> None:
-    """A fresh marker for a new invitation: links sent before stop working."""
+def renew_marker(
+    session: Session,
+    user: User,
+    actor: User | None,
+    now: datetime,
+    *,
+    org_id: int | None = None,
+) -> None:
+    """A fresh marker for a new invitation: links sent before stop working.
+
+    Audited as "account.invitation_renewed" in the caller's transaction (never the marker or
+    its fingerprint: either would help forge a link). Caller commits.
+    """
     user.password_hash = INVITED_HASH_PREFIX + secrets.token_urlsafe(32)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        actor_label=None if actor is not None else "system",
+        action="account.invitation_renewed",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        org_id=org_id,
+        subject_user_id=user.id,
+        after={"earlier_links": "stopped working"},
+    )
 
 
 def user_for_token(session: Session, token: str, secret_key: str, now: datetime) -> User:

@@ -228,7 +228,7 @@ def invite(slug: str, user_id: int) -> ResponseReturnValue:
     if not invitations.is_invited(user):
         flash(f"{user.name} already has a password: they can log in.")
         return redirect(url_for("staff.staff_list", slug=slug))
-    invitations.renew_marker(user)
+    invitations.renew_marker(db.session, user, current_user, _now(), org_id=org.id)
     db.session.commit()
     _flash_invites(_invite([user], org))
     return redirect(url_for("staff.staff_list", slug=slug))

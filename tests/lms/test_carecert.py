@@ -197,6 +197,30 @@ def test_observation_counts_only_when_complete(world: World) -> None:
     assert {c.mark for c in t.standard(12).criteria if c.spec.kind == "performance"} == {"to_do"}
 
 
+def test_not_applicable_in_a_completed_observation_is_still_to_do(world: World) -> None:
+    # A course completion of CC-01 counted an observation in which OB5 (criterion 1.8) was
+    # "not applicable" and OB2 (1.6) not yet met: the completion is not evidence for either.
+    obs = world.observe("CC-01", {"OB2": "not_yet", "OB5": "na"})
+    later = NOW + timedelta(hours=1)
+    completion = Completion(
+        user_id=world.learner.id,
+        org_id=world.org.id,
+        module_id=world.module("CC-01").id,
+        source="course",
+        completed_at=later,
+    )
+    db.session.add(completion)
+    db.session.flush()
+    obs.completion_id = completion.id
+    db.session.commit()
+    t = service.tracker(db.session, world.org, world.learner, NOW)
+    std1 = {c.spec.id: c for c in t.standard(1).criteria}
+    assert std1["1.8"].mark == "to_do" and std1["1.6"].mark == "to_do"
+    assert t.standard(1).outstanding == ["1.1", "1.2", "1.3", "1.4", "1.6", "1.8"]
+    # what was met still counts, dated by the completion
+    assert std1["1.5"].mark == "observed" and std1["1.5"].when == later
+
+
 def test_failed_quiz_and_other_employers_records_are_not_evidence(world: World) -> None:
     world.pass_quiz("CC-16", passed=False)
     world.pass_quiz("SGA-01", org=world.other)

@@ -222,6 +222,45 @@ def test_re_enrolment_when_missing_or_in_window_is_idempotent(app: Flask, catalo
     assert event.subject_user_id == a.id and event.after["reason"] == "expiring"
 
 
+def test_reopening_an_enrolment_is_audited_with_the_due_date_before_and_after(
+    app: Flask, catalogue: None
+) -> None:
+    o = org("acme")
+    role = job_role(o, "Carer")
+    require(role, "FIRE-01", window_days=60)  # 12 months
+    a = user("a@example.com", "A", o, Role.LEARNER)
+    employ(o, a, role, None, "A1")
+    last_cycle = days_ago(365 - 59).date()  # due then; completed that day
+    db.session.add(
+        Enrolment(
+            user_id=a.id,
+            org_id=o.id,
+            module_code="FIRE-01",
+            assigned_at=days_ago(400),
+            due_on=last_cycle,
+        )
+    )
+    done = complete(o, a, "FIRE-01", days_ago(365 - 59))  # expires in 59 days: window open
+    db.session.commit()
+    result = ensure_enrolments(db.session, o.id, NOW)
+    db.session.commit()
+    assert result.created == [] and result.reopened == [(a.id, "FIRE-01")]
+    enrolment = db.session.scalars(select(Enrolment)).one()
+    assert enrolment.due_on != last_cycle
+    (event,) = _events("enrolment.reopened")
+    assert event.entity_type == "enrolment" and event.entity_id == str(enrolment.id)
+    assert event.subject_user_id == a.id and event.org_id == o.id
+    assert event.actor_label == "system"
+    assert event.before == {"module_code": "FIRE-01", "due_on": last_cycle.isoformat()}
+    assert event.after is not None
+    assert event.after["due_on"] == enrolment.due_on.isoformat()
+    assert event.after["reason"] == "expiring"
+    assert done.completed_at.date() < enrolment.due_on
+    again = ensure_enrolments(db.session, o.id, NOW)  # nothing changes: nothing recorded
+    db.session.commit()
+    assert again.reopened == [] and len(_events("enrolment.reopened")) == 1
+
+
 def test_snapshot_upserts_per_day(app: Flask, catalogue: None, runner: FlaskCliRunner) -> None:
     o = org("acme")
     s = site(o, "Home")

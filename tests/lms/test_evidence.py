@@ -17,8 +17,11 @@ from werkzeug.test import EnvironBuilder
 
 from lms import evidence as ev
 from lms import observations as svc
+from lms.accounts import ensure_membership, get_or_create_user
 from lms.assess.models import EvidenceFile, Observation, ObservationStatus
+from lms.errors import Conflict, Forbidden
 from lms.extensions import db
+from lms.models import Role
 from tests.conftest import PASSWORD, csrf_token, make_app
 
 from .test_observations import AMP, NOW, People, login, make_people
@@ -206,6 +209,53 @@ def test_no_evidence_after_the_worker_signed(
     login(client, "mentor@example.com")
     response = upload(client, obs.id, "late.png", png_bytes())
     assert response.status_code == 409  # type: ignore[attr-defined]
+    assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 0
+
+
+def test_only_the_assessor_or_a_manager_adds_evidence(
+    app: Flask, client: FlaskClient, draft: tuple[People, Observation]
+) -> None:
+    people, obs = draft
+    hasher = app.extensions["password_hasher"]
+    other = get_or_create_user(db.session, hasher, "mentor2@example.com", "Sam Reid", PASSWORD, NOW)
+    ensure_membership(db.session, other, people.org, Role.MENTOR)
+    db.session.commit()
+    folder = Path(app.config["EVIDENCE_DIR"])
+    with pytest.raises(Forbidden, match="Only the assessor"):  # the service refuses...
+        ev.store(db.session, obs, other, "a.png", png_bytes(), folder, NOW)
+    db.session.rollback()
+    login(client, "mentor2@example.com")  # ...and so the page: another mentor of the home
+    assert upload(client, obs.id, "a.png", png_bytes()).status_code == 403  # type: ignore[attr-defined]
+    assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 0
+    assert not folder.exists() or not any(folder.iterdir())  # nothing written either
+    client.post("/auth/logout")
+    login(client, "manager@example.com")  # a manager of the organisation may
+    assert upload(client, obs.id, "b.png", png_bytes()).status_code == 302  # type: ignore[attr-defined]
+    assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 1
+
+
+def test_no_evidence_once_the_assessor_submitted(
+    app: Flask, client: FlaskClient, draft: tuple[People, Observation]
+) -> None:
+    from .test_observations import _ctx, all_met
+
+    people, obs = draft
+    svc.record(db.session, _ctx(app), obs, people.mentor, all_met(AMP), True, NOW)
+    db.session.commit()
+    assert obs.status == ObservationStatus.SUBMITTED.value
+    with pytest.raises(Conflict, match="already submitted"):
+        ev.store(
+            db.session,
+            obs,
+            people.mentor,
+            "late.png",
+            png_bytes(),
+            Path(app.config["EVIDENCE_DIR"]),
+            NOW,
+        )
+    db.session.rollback()
+    login(client, "mentor@example.com")
+    assert upload(client, obs.id, "late.png", png_bytes()).status_code == 409  # type: ignore[attr-defined]
     assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 0
 
 

@@ -173,6 +173,8 @@ def test_observed_module_completes_after_countersign_with_evidence_in_credential
     )
     text = json.dumps(body)
     assert "learner@example.com" not in text  # only the salted hash
+    # The assessor's free-text setting can name a home or a person: never in the credential.
+    assert "Residential home" not in text and "Setting" not in evidence["narrative"]
     assert "evidence/" not in text  # never a link to an uploaded file
 
     verdict = verify(app, cred)
@@ -313,6 +315,63 @@ def test_nobody_assesses_themself(app: Flask, people: People) -> None:
     assert people.mentor.id not in {r.learner.id for r in rows}
 
 
+def _second_mentor(app: Flask, people: People) -> User:
+    hasher = app.extensions["password_hasher"]
+    other = get_or_create_user(db.session, hasher, "mentor2@example.com", "Sam Reid", PASSWORD, NOW)
+    ensure_membership(db.session, other, people.org, Role.MENTOR)
+    db.session.commit()
+    return other
+
+
+def _testimony(obs: Observation, actor: User, name: str = "Rita Patel") -> Signature:
+    return svc.add_witness(db.session, obs, actor, name, "Nurse", "I saw the transfer.", NOW)
+
+
+def test_only_the_assessor_or_a_manager_adds_testimony_and_only_to_a_draft(
+    app: Flask, people: People
+) -> None:
+    other = _second_mentor(app, people)
+    obs = svc.start(db.session, people.mentor, people.org.id, people.learner.id, AMP, NOW)
+    svc.save(db.session, obs, people.mentor, all_met(AMP), NOW)
+    db.session.commit()
+    with pytest.raises(Forbidden, match="Only the assessor"):
+        _testimony(obs, other)  # a mentor of the organisation, but not this one's assessor
+    db.session.rollback()
+    with pytest.raises(Forbidden):
+        _testimony(obs, people.learner)  # never the worker observed
+    db.session.rollback()
+    _testimony(obs, people.mentor)
+    _testimony(obs, people.manager, "Jo Hill")  # a manager of the organisation may
+    db.session.commit()
+    svc.submit(db.session, _ctx(app), obs, people.mentor, NOW)
+    db.session.commit()
+    for actor in (people.mentor, people.manager):
+        with pytest.raises(Conflict, match="already submitted"):
+            _testimony(obs, actor, "Too Late")
+        db.session.rollback()
+    witnesses = db.session.scalars(
+        select(Signature.witness_name).where(Signature.kind == "witness").order_by(Signature.id)
+    ).all()
+    assert witnesses == ["Rita Patel", "Jo Hill"]
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action == "observation.witnessed")
+    ).all()
+    assert len(actions) == 2
+
+
+def test_a_second_mentor_cannot_add_testimony_through_the_pages(
+    app: Flask, client: FlaskClient, people: People
+) -> None:
+    _second_mentor(app, people)
+    obs = svc.start(db.session, people.mentor, people.org.id, people.learner.id, AMP, NOW)
+    db.session.commit()
+    login(client, "mentor2@example.com")
+    testimony = {"witness_name": "Rita Patel", "witness_role": "Nurse", "testimony": "Saw it."}
+    response = client.post(f"/assess/observations/{obs.id}/witness", data=testimony)
+    assert response.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(Signature)) == 0
+
+
 def test_learner_cannot_countersign_for_another(app: Flask, people: People) -> None:
     obs = observe(app, people, AMP)
     with pytest.raises(NotFound):
@@ -371,24 +430,30 @@ def test_mentor_records_an_observation_through_the_pages(
         action="submit",
     )
     data["c_OB7"] = "na"
-    response = client.post(url, data=data)
+    draft = {k: v for k, v in data.items() if k != "action"}
+    response = client.post(url, data=draft)  # saved as a draft first
     assert response.status_code == 302
     obs = db.session.scalar(select(Observation))
-    assert obs is not None and obs.status == ObservationStatus.SUBMITTED.value
+    assert obs is not None and obs.status == ObservationStatus.DRAFT.value
     page = client.get(f"/assess/observations/{obs.id}")
-    assert "Not applicable" in page.text and "Never photograph people who use services" in page.text
-    witness = client.post(
-        f"/assess/observations/{obs.id}/witness",
-        data={"witness_name": "Rita Patel", "witness_role": "Nurse", "testimony": "Saw it."},
-    )
-    assert witness.status_code == 302
+    assert "Never photograph people who use services" in page.text
+    testimony = {"witness_name": "Rita Patel", "witness_role": "Nurse", "testimony": "Saw it."}
+    witness = client.post(f"/assess/observations/{obs.id}/witness", data=testimony)
+    assert witness.status_code == 302  # testimony goes on the draft, before the assessor signs
+    submitted = client.post(f"/assess/observations/{obs.id}", data=data)
+    assert submitted.status_code == 302
+    db.session.refresh(obs)
+    assert obs.status == ObservationStatus.SUBMITTED.value
+    assert "Not applicable" in client.get(f"/assess/observations/{obs.id}").text
+    late = client.post(f"/assess/observations/{obs.id}/witness", data=testimony)
+    assert late.status_code == 409  # the assessor has signed: no more testimony
     client.post("/auth/logout")
     login(client, "learner@example.com")
     signed = client.post(f"/assess/mine/{obs.id}", data={"confirm": "y", "comment": "Fine."})
     assert signed.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(IssuedCredential)) == 1
     kinds = [s.kind for s in db.session.scalars(select(Signature).order_by(Signature.id))]
-    assert kinds == ["assessor", "witness", "learner"]
+    assert kinds == ["witness", "assessor", "learner"]  # testimony first: on the draft
 
 
 def test_countersign_without_the_tick_is_refused(

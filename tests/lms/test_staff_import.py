@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -588,6 +589,30 @@ def test_failed_invitation_can_be_sent_again(
     # A second link makes the first one stop working.
     assert manager.post(f"/manage/oakview/staff/{amira.id}/invite").status_code == 302
     assert mail_app.test_client().get(link.group(1)).status_code == 400
+
+
+def test_sending_an_invitation_again_is_audited_without_the_marker(
+    manager: FlaskClient, sink: Sink, org_setup: dict[str, Any]
+) -> None:
+    assert confirm(manager, batch_token(upload(manager, GOOD))).status_code == 302
+    amira = db.session.scalar(select(User).where(User.email == "amira@example.com"))
+    assert amira is not None
+    first_marker = amira.password_hash
+    assert manager.post(f"/manage/oakview/staff/{amira.id}/invite").status_code == 302
+    db.session.refresh(amira)
+    assert amira.password_hash != first_marker  # older links stop working...
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "account.invitation_renewed")
+    ).all()
+    assert len(events) == 1  # ...and the change is on the audit trail
+    (event,) = events
+    assert event.actor_id == org_setup["manager"].id
+    assert event.org_id == org_setup["org"].id and event.subject_user_id == amira.id
+    assert (event.entity_type, event.entity_id) == ("user", str(amira.id))
+    recorded = json.dumps([event.before, event.after, event.reason])
+    for marker in (first_marker, amira.password_hash):  # never the marker (or part of it)
+        assert marker not in recorded and marker[-20:] not in recorded
+    assert audit.verify_chain(db.session).ok
 
 
 def test_a_forged_set_password_link_is_refused(mail_app: Flask, org_setup: dict[str, Any]) -> None:
