@@ -558,11 +558,12 @@ NOTES_MAX = 1000
 
 
 def clean_text(value: str | None, limit: int) -> str:
-    """One line of plain text: control characters and line breaks become single spaces."""
+    """One line of plain text: control characters and line breaks become single spaces, and
+    no leading = + - @ (a spreadsheet would run the cell as a formula: CSV injection)."""
     if not value:
         return ""
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", value)
-    text = " ".join(text.split())
+    text = " ".join(text.split()).lstrip("=+-@ ")
     return text[:limit].rstrip()
 
 
