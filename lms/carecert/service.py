@@ -31,6 +31,7 @@ from courses.models import CatalogueModule
 
 from .. import audit
 from ..authz import MANAGERS
+from ..counting import counts, not_counting
 from ..errors import Conflict, Forbidden, NotFound, ServiceError
 from ..issuance import IssuanceContext, issue_for_completion
 from ..models import (
@@ -199,7 +200,16 @@ def _follows(module: CatalogueModule, version: str) -> bool:
 def _quiz_evidence(
     session: Session, org_id: int, user_id: int, version: str
 ) -> dict[str, datetime]:
-    """Module code -> when its knowledge quiz was last passed here."""
+    """Module code -> when its knowledge quiz was last passed here.
+
+    A pass whose completion no longer counts (its credential revoked or suspended) is not
+    evidence either (lms.counting).
+    """
+    discounted = (
+        select(Completion.id)
+        .where(Completion.attempt_id == QuizAttempt.id, ~counts())
+        .exists()
+    )
     rows = session.execute(
         select(CatalogueModule, QuizAttempt.submitted_at)
         .join(QuizAttempt, QuizAttempt.module_id == CatalogueModule.id)
@@ -208,6 +218,7 @@ def _quiz_evidence(
             QuizAttempt.org_id == org_id,
             QuizAttempt.status == AttemptStatus.SUBMITTED.value,
             QuizAttempt.passed.is_(True),
+            ~discounted,
         )
     ).all()
     out: dict[str, datetime] = {}
@@ -254,6 +265,7 @@ def _completion_criteria(
             Completion.org_id == org_id,
             Completion.source == CompletionSource.COURSE.value,
             ObservationCriterion.result == CriterionResult.MET.value,
+            counts(),
         )
     ).all()
     return [
@@ -282,8 +294,11 @@ def _observed_criteria(
             ),
         )
     ).all()
+    discounted = not_counting(session, org_id)
     out = []
     for obs in observations:
+        if obs.completion_id is not None and obs.completion_id in discounted:
+            continue  # its credential was revoked or is suspended
         module = obs.module
         needs_manager = bool((module.observation or {}).get("manager_signoff"))
         if needs_manager and obs.status != ObservationStatus.SIGNED_OFF.value:
