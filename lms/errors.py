@@ -7,6 +7,7 @@ never catch them one by one: `register_error_handlers` maps them to a status and
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -61,7 +62,7 @@ def _wants_json() -> bool:
     )
 
 
-def _render(status: int, title: str, message: str) -> ResponseReturnValue:
+def _render(status: int, title: str, message: str) -> tuple[Any, int]:
     if _wants_json():
         return jsonify(error=title, message=message), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -97,7 +98,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> ResponseReturnValue:
-        return _render(err.code or 500, err.name, err.description or "")
+        body, status = _render(err.code or 500, err.name, err.description or "")
+        # Keep what the exception says about itself: `Allow` on a 405, `Retry-After` on a 429.
+        headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception) -> ResponseReturnValue:

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 
 class TrustListForm(FlaskForm):
@@ -40,7 +40,7 @@ class UploadForm(FlaskForm):
 
     def validate_worker(self, field: SelectField) -> None:
         if not field.data or field.data not in {value for value, _ in field.choices or []}:
-            raise ValueError("Choose the worker the certificates belong to.")
+            raise ValidationError("Choose the worker the certificates belong to.")
 
 
 class DecisionForm(FlaskForm):

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import learning, status
+from ..errors import NotFound
 from ..extensions import db
 from ..issuance import IssuanceContext
 from ..pdf import certificate_context, render_certificate
@@ -72,6 +74,8 @@ def qr_image(short_id: str) -> ResponseReturnValue:
 @login_required
 def passport() -> ResponseReturnValue:
     """All my credentials and their issuers' current status lists, in one file."""
+    if not learning.my_credentials(db.session, current_user.id):
+        raise NotFound(_("You have no certificates yet, so there is no passport to download."))
     ctx = IssuanceContext.from_config(current_app.config)
     text = status.passport(db.session, ctx, current_user, datetime.now(UTC))
     db.session.commit()  # an issuer key created on first use

@@ -123,7 +123,10 @@ RULES: dict[str, Access] = {
     "/certificates/<short_id>.pdf": Access(get=OWN),
     "/certificates/<short_id>/qr": Access(get=OWN),
     "/certificates/<short_id>/qr.png": Access(get=OWN),
-    "/certificates/passport.json": Access(get=SIGNED_IN),
+    "/certificates/passport.json": Access(
+        get=who(LOGIN, OK, DENIED, DENIED, DENIED, DENIED),
+        note="her own certificates; 404 for someone who holds none yet (the demo's staff)",
+    ),
     # --- assessors ----------------------------------------------------------------------------
     "/assess/": Access(get=who(LOGIN, DENIED, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
                        note="each assessor is sent to her own organisation's list"),
