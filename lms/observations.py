@@ -199,9 +199,14 @@ def lock_for_change(session: Session, obs: Observation) -> None:
 
 def check_may_add_to(session: Session, obs: Observation, actor: User, what: str) -> None:
     """Testimony and evidence: the observation's assessor (or a manager or admin of its
-    organisation) adds them, and only while it is a draft, before the assessor signs.
+    organisation) adds them, while it is a draft or submitted and waiting for the worker:
+    the worker then countersigns the whole record, testimony and evidence included. Once she
+    has countersigned (or it was judged not yet competent) nothing more is added.
 
-    Call after `lock_for_change`. Forbidden for anyone else; Conflict once submitted.
+    A mentor recording with no signal submits straight from the phone, so the photo of a
+    signed record follows when there is signal, before the worker signs.
+
+    Call after `lock_for_change`. Forbidden for anyone else; Conflict once countersigned.
     """
     if obs.learner_id == actor.id:
         raise Forbidden("You cannot add to an observation about yourself.")
@@ -209,10 +214,10 @@ def check_may_add_to(session: Session, obs: Observation, actor: User, what: str)
         raise Forbidden(
             f"Only the assessor who recorded this observation, or a manager, can add {what}."
         )
-    if obs.status != ObservationStatus.DRAFT.value:
+    if obs.status not in (ObservationStatus.DRAFT.value, ObservationStatus.SUBMITTED.value):
         raise Conflict(
-            f"This observation was already submitted, so no {what} can be added. Nothing was "
-            "saved; add it to a new observation."
+            f"The worker has already signed this observation (or it was not yet competent), so "
+            f"no {what} can be added. Nothing was saved; add it to a new observation."
         )
 
 

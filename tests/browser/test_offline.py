@@ -170,11 +170,12 @@ def records(app: Flask) -> Records:
         ).all()
 
         def count(model: Any) -> int:
-            return db.session.scalar(
-                select(func.count(model.id)).where(
-                    model.user_id == user.id, model.module_id == module.id
-                )
+            query = select(func.count(model.id)).where(
+                model.user_id == user.id, model.module_id == module.id
             )
+            if model is Completion:  # ours, not the training records the employer demo adds
+                query = query.where(Completion.source == "course")
+            return db.session.scalar(query)
 
         return Records(
             lessons_read=len(learning.done_lesson_ids(db.session, user.id, module)),

@@ -234,7 +234,7 @@ def test_only_the_assessor_or_a_manager_adds_evidence(
     assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 1
 
 
-def test_no_evidence_once_the_assessor_submitted(
+def test_evidence_after_submitting_but_not_once_the_worker_signed(
     app: Flask, client: FlaskClient, draft: tuple[People, Observation]
 ) -> None:
     from .test_observations import _ctx, all_met
@@ -243,7 +243,13 @@ def test_no_evidence_once_the_assessor_submitted(
     svc.record(db.session, _ctx(app), obs, people.mentor, all_met(AMP), True, NOW)
     db.session.commit()
     assert obs.status == ObservationStatus.SUBMITTED.value
-    with pytest.raises(Conflict, match="already submitted"):
+    # submitted from a phone with no signal: the photo of the signed record follows
+    login(client, "mentor@example.com")
+    assert upload(client, obs.id, "record.png", png_bytes()).status_code == 302  # type: ignore[attr-defined]
+    client.post("/auth/logout")
+    svc.countersign(db.session, _ctx(app), obs, people.learner, "", NOW)
+    db.session.commit()
+    with pytest.raises(Conflict, match="already signed"):
         ev.store(
             db.session,
             obs,
@@ -256,7 +262,7 @@ def test_no_evidence_once_the_assessor_submitted(
     db.session.rollback()
     login(client, "mentor@example.com")
     assert upload(client, obs.id, "late.png", png_bytes()).status_code == 409  # type: ignore[attr-defined]
-    assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 0
+    assert db.session.scalar(select(func.count()).select_from(EvidenceFile)) == 1
 
 
 @pytest.fixture

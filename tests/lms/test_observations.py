@@ -327,7 +327,7 @@ def _testimony(obs: Observation, actor: User, name: str = "Rita Patel") -> Signa
     return svc.add_witness(db.session, obs, actor, name, "Nurse", "I saw the transfer.", NOW)
 
 
-def test_only_the_assessor_or_a_manager_adds_testimony_and_only_to_a_draft(
+def test_only_the_assessor_or_a_manager_adds_testimony_until_the_worker_signs(
     app: Flask, people: People
 ) -> None:
     other = _second_mentor(app, people)
@@ -345,18 +345,23 @@ def test_only_the_assessor_or_a_manager_adds_testimony_and_only_to_a_draft(
     db.session.commit()
     svc.submit(db.session, _ctx(app), obs, people.mentor, NOW)
     db.session.commit()
+    # submitted, waiting for the worker: still the assessor's (a phone submits offline first)
+    _testimony(obs, people.mentor, "Sam Lee")
+    db.session.commit()
+    svc.countersign(db.session, _ctx(app), obs, people.learner, "", NOW)
+    db.session.commit()
     for actor in (people.mentor, people.manager):
-        with pytest.raises(Conflict, match="already submitted"):
+        with pytest.raises(Conflict, match="already signed"):
             _testimony(obs, actor, "Too Late")
         db.session.rollback()
     witnesses = db.session.scalars(
         select(Signature.witness_name).where(Signature.kind == "witness").order_by(Signature.id)
     ).all()
-    assert witnesses == ["Rita Patel", "Jo Hill"]
+    assert witnesses == ["Rita Patel", "Jo Hill", "Sam Lee"]
     actions = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.action == "observation.witnessed")
     ).all()
-    assert len(actions) == 2
+    assert len(actions) == 3
 
 
 def test_a_second_mentor_cannot_add_testimony_through_the_pages(
@@ -445,12 +450,14 @@ def test_mentor_records_an_observation_through_the_pages(
     db.session.refresh(obs)
     assert obs.status == ObservationStatus.SUBMITTED.value
     assert "Not applicable" in client.get(f"/assess/observations/{obs.id}").text
-    late = client.post(f"/assess/observations/{obs.id}/witness", data=testimony)
-    assert late.status_code == 409  # the assessor has signed: no more testimony
     client.post("/auth/logout")
     login(client, "learner@example.com")
     signed = client.post(f"/assess/mine/{obs.id}", data={"confirm": "y", "comment": "Fine."})
     assert signed.status_code == 302
+    client.post("/auth/logout")
+    login(client, "mentor@example.com")
+    late = client.post(f"/assess/observations/{obs.id}/witness", data=testimony)
+    assert late.status_code == 409  # the worker has signed: nothing more is added
     assert db.session.scalar(select(func.count()).select_from(IssuedCredential)) == 1
     kinds = [s.kind for s in db.session.scalars(select(Signature).order_by(Signature.id))]
     assert kinds == ["witness", "assessor", "learner"]  # testimony first: on the draft
