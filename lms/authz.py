@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,10 +11,14 @@ from .errors import NotFound
 from .models import Membership, Organisation, Role, User
 
 MANAGERS = frozenset({Role.MANAGER.value, Role.ADMIN.value})
+# Who may observe and assess practice: mentors/assessors, and managers.
+ASSESSORS = frozenset({Role.MENTOR.value, Role.MANAGER.value, Role.ADMIN.value})
 
 
-def managed_organisation(session: Session, user: User, slug: str) -> Organisation:
-    """The organisation if the user is its manager or admin; 404 otherwise.
+def organisation_for(
+    session: Session, user: User, slug: str, roles: Collection[str], refusal: str
+) -> Organisation:
+    """The organisation if the user holds one of `roles` in it; 404 (`refusal`) otherwise.
 
     404, not 403: someone outside an organisation learns nothing about what exists in it.
     """
@@ -22,21 +28,33 @@ def managed_organisation(session: Session, user: User, slug: str) -> Organisatio
         .where(
             Organisation.slug == slug,
             Membership.user_id == user.id,
-            Membership.role.in_(MANAGERS),
+            Membership.role.in_(list(roles)),
         )
     )
     if org is None:
-        raise NotFound("There is no organisation here that you manage.")
+        raise NotFound(refusal)
     return org
 
 
-def managed_organisations(session: Session, user: User) -> list[Organisation]:
+def organisations_for(session: Session, user: User, roles: Collection[str]) -> list[Organisation]:
+    """Every organisation where the user holds one of `roles`, by name."""
     return list(
         session.scalars(
             select(Organisation)
             .join(Membership, Membership.org_id == Organisation.id)
-            .where(Membership.user_id == user.id, Membership.role.in_(MANAGERS))
+            .where(Membership.user_id == user.id, Membership.role.in_(list(roles)))
             .distinct()
             .order_by(Organisation.name)
         )
     )
+
+
+def managed_organisation(session: Session, user: User, slug: str) -> Organisation:
+    """The organisation if the user is its manager or admin; 404 otherwise."""
+    return organisation_for(
+        session, user, slug, MANAGERS, "There is no organisation here that you manage."
+    )
+
+
+def managed_organisations(session: Session, user: User) -> list[Organisation]:
+    return organisations_for(session, user, MANAGERS)

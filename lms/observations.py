@@ -41,6 +41,7 @@ from .assess.models import (
     Signature,
     SignatureKind,
 )
+from .authz import ASSESSORS, organisation_for, organisations_for
 from .completing import complete_if_ready, final_status, manager_signoff_needed
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 from .issuance import IssuanceContext
@@ -54,7 +55,7 @@ from .models import (
     User,
 )
 
-ASSESSOR_ROLES = frozenset({Role.MENTOR.value, Role.MANAGER.value, Role.ADMIN.value})
+ASSESSOR_ROLES = ASSESSORS
 MANAGER_ROLES = frozenset({Role.MANAGER.value, Role.ADMIN.value})
 CLIENT_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 MAX_SHORT = 200
@@ -117,30 +118,13 @@ def _roles(session: Session, user_id: int, org_id: int) -> set[str]:
 
 def assessing_organisation(session: Session, user: User, slug: str) -> Organisation:
     """The organisation if the user may assess in it (mentor, manager, admin); 404 otherwise."""
-    org = session.scalar(
-        select(Organisation)
-        .join(Membership, Membership.org_id == Organisation.id)
-        .where(
-            Organisation.slug == slug,
-            Membership.user_id == user.id,
-            Membership.role.in_(ASSESSOR_ROLES),
-        )
+    return organisation_for(
+        session, user, slug, ASSESSOR_ROLES, "There is no organisation here where you assess."
     )
-    if org is None:
-        raise NotFound("There is no organisation here where you assess.")
-    return org
 
 
 def assessing_organisations(session: Session, user: User) -> list[Organisation]:
-    return list(
-        session.scalars(
-            select(Organisation)
-            .join(Membership, Membership.org_id == Organisation.id)
-            .where(Membership.user_id == user.id, Membership.role.in_(ASSESSOR_ROLES))
-            .distinct()
-            .order_by(Organisation.name)
-        )
-    )
+    return organisations_for(session, user, ASSESSOR_ROLES)
 
 
 def check_assessor(session: Session, assessor: User, org_id: int, learner_id: int) -> User:
