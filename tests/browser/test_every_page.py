@@ -13,13 +13,11 @@ pages keep the project's 44 px tap targets. The managers' pages are checked agai
 1024 x 768 tablet. The learner is swept twice, the second time in Hindi. Every problem is
 collected and the test fails once at the end, naming the URL, the role and the axe rules.
 
-One browser, one context per role; own live server on this suite's ports (5900-5949).
+One browser, one context per role, one live server of the demo.
 """
 
 from __future__ import annotations
 
-import errno
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,22 +28,17 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 from playwright.sync_api import Error as PlaywrightError
 from werkzeug.routing import Rule
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from courses.loader import load_catalogue, read_catalogue
-from lms import create_app
 from lms.extensions import db
-from tests.conftest import base_config
 from tests.lms.access_rules import OK, RULES
 from tests.lms.test_security_matrix import EMAILS, MISSING, _values, url_for_rule
 
-from .conftest import LiveServer, needs_browser, needs_sqlite
+from .conftest import LiveServer, demo_app, needs_browser, needs_sqlite, serving
 
 pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
 
 PHONE: ViewportSize = {"width": 360, "height": 640}
 TABLET: ViewportSize = {"width": 1024, "height": 768}
-PORTS = range(5900, 5950)
 # The demo logins (README.md); "anonymous" is the signed-out visitor (login, verify pages).
 PASSWORDS = {
     "learner": "oakview-learner-demo-password",
@@ -80,41 +73,10 @@ AXE_OPTIONS = {
 PAGE_WIDTH = "document.scrollingElement.scrollWidth"
 
 
-def _serve(app: Any) -> BaseWSGIServer:
-    for port in PORTS:
-        try:
-            return make_server("127.0.0.1", port, app, threaded=True)
-        except OSError as err:
-            if err.errno != errno.EADDRINUSE:
-                raise
-    raise RuntimeError("ports 5900-5949 are all in use")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    config: dict[str, Any] = {
-        **base_config(tmp_path),
-        "TESTING": False,
-        "WTF_CSRF_ENABLED": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-    }
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-        load_catalogue(db.session, read_catalogue(), datetime.now(UTC))
-        db.session.commit()
-        result = app.test_cli_runner().invoke(args=["demo"])
-        assert result.exit_code == 0, result.output
-    httpd = _serve(app)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{httpd.server_port}", app)
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
-        with app.app_context():
-            db.engine.dispose()
+    with serving(demo_app(tmp_path)) as live:
+        yield live
 
 
 @dataclass(frozen=True)
