@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -471,3 +472,66 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- exports made by a job (evidence packs, a worker's certificates) -------------------------
+
+
+class ExportKind(enum.StrEnum):
+    EVIDENCE_PACK = "evidence_pack"  # an organisation's CQC evidence pack (PDF and CSV)
+    CERTIFICATES = "certificates"  # a worker's own certificates and passport as one zip
+
+
+class ExportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Export(Base):
+    """A file someone asked for, made by a job (lms/jobs/exports.py) under instance/exports/.
+
+    `files` names what the job wrote (looked up here, never taken from a URL). At most one
+    evidence pack per organisation, and one certificates zip per worker, is queued or running
+    at a time: the two partial unique indexes make a double click or a race one export.
+    """
+
+    __tablename__ = "exports"
+    __table_args__ = (
+        CheckConstraint("kind IN ('evidence_pack', 'certificates')", name="kind_known"),
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
+        CheckConstraint("kind <> 'evidence_pack' OR org_id IS NOT NULL", name="pack_has_org"),
+        Index("ix_exports_org_created", "org_id", "created_at"),
+        Index("ix_exports_requested_by_created", "requested_by_id", "created_at"),
+        Index(
+            "uq_exports_one_pack_at_a_time",
+            "org_id",
+            unique=True,
+            sqlite_where=text("kind = 'evidence_pack' AND status IN ('queued', 'running')"),
+            postgresql_where=text("kind = 'evidence_pack' AND status IN ('queued', 'running')"),
+        ),
+        Index(
+            "uq_exports_one_zip_at_a_time",
+            "requested_by_id",
+            unique=True,
+            sqlite_where=text("kind = 'certificates' AND status IN ('queued', 'running')"),
+            postgresql_where=text("kind = 'certificates' AND status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(
+        String(8), default=ExportStatus.QUEUED.value, server_default=ExportStatus.QUEUED.value
+    )
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Why it failed, in plain words for the person who asked (never a traceback).
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by: Mapped[User] = relationship()
