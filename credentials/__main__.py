@@ -29,7 +29,10 @@ The ``trust`` sub-commands exit 0 on success and 2 otherwise.
 
 With ``--json`` the only thing on stdout is a JSON array with one object per certificate, as
 produced by :meth:`credentials.verify.VerificationResult.to_json`. An input that cannot be read
-appears as an object with ``"valid": false`` and ``"reason_code": "unreadable"``.
+appears as an object with ``"valid": false`` and ``"reason_code": "unreadable"``. A valid
+certificate whose signed credential says how competence was assessed (observed practice) gets an
+"Assessed:" line, and ``"assessments"`` in its JSON object; a certificate that is not valid shows
+nothing of it.
 
 Runs without Flask, a database or a network connection.
 """
@@ -208,6 +211,8 @@ def _print_human(result: VerificationResult, out: TextIO) -> None:
         _row(out, "Valid until", human_date(result.valid_until))
     else:
         _row(out, "Valid until", "does not expire")
+    for assessment in result.assessments:  # only ever on a valid result
+        _row(out, "Assessed", assessment.summary)
     if result.credential_id:
         _row(out, "Reference", result.credential_id)
     status = _status_text(result)

@@ -56,6 +56,13 @@ Until the signature has been verified nothing from the payload is reported (the 
 result stay ``None``). After it, the details shown are the issuer-signed ones, and the issuer's
 name always comes from the trust list, never from the token.
 
+How competence was assessed (:class:`Assessment`, one per OB 3.0 ``evidence`` item: method,
+assessor's name and role, date, criteria met) is read from the signed payload too, and only a
+valid result carries it: a refused credential (forged, expired, revoked, PDF mismatch...) says
+nothing about its assessment. A QR code's trimmed copy has no evidence, so its result has none.
+The unsigned ``credential.json`` of a PDF is never read for it. Evidence the checker cannot read
+(not a list of objects) is left out; it does not change the verdict.
+
 A limitation inherent to offline checking: a key that leaks can sign back-dated credentials.
 Marking the key compromised refuses everything dated from that moment on; only removing the key
 refuses everything it ever signed.
@@ -71,7 +78,7 @@ import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,8 +112,10 @@ __all__ = [
     "DEFAULT_MAX_STATUS_AGE",
     "MAX_PDF_BYTES",
     "REASON_CODES",
+    "Assessment",
     "TrustArg",
     "VerificationResult",
+    "assessments_of",
     "human_date",
     "read_tokens",
     "verify_path",
@@ -132,6 +141,25 @@ _OB_CONTEXT_RE = re.compile(r"https://purl\.imsglobal\.org/spec/ob/v3p0/context(
 _TOKEN_SHAPE_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _INDEX_RE = re.compile(r"0|[1-9][0-9]{0,8}")
 _MAX_ALIGNMENTS = 100
+# Evidence shown: items, and characters per text (the rest is cut, with an ellipsis).
+_MAX_EVIDENCE = 10
+_MAX_SHOWN_CHARS = 1000
+# Control, zero-width, bidirectional-override and space characters: each run becomes one space,
+# so signed text cannot move a terminal's cursor or reorder what is shown. verify.js uses the
+# same class (keep them equal).
+_UNSHOWN_RE = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]+"
+)
+# CareCred's own evidence wording (lms/issuance.py observation_evidence). Other issuers' evidence
+# is shown by its name and narrative only.
+_EVIDENCE_DESCRIPTION_RE = re.compile(
+    r"Assessed by (.+?) on ([0-9]{4})-([0-9]{2})-([0-9]{2}); assessor (.+)\."
+)
+_EVIDENCE_NARRATIVE_RE = re.compile(
+    r"(.+?) of practice on [0-9]{1,2} [A-Za-z]+ [0-9]{4} by (.+?)\. ([0-9]{1,4}) criteria met"
+    r"(?:, ([0-9]{1,4}) not applicable)?\.(?: |$)"
+)
+_CRITERIA_TOTAL_RE = re.compile(r"every one of its ([0-9]{1,4}) criteria")
 _MAX_STATUS_ENTRIES = 10
 # PDF QR search: pages, images, pixels per image.
 _PDF_QR_PAGES = 2
@@ -235,6 +263,165 @@ def _reason(
 
 
 @dataclass(frozen=True)
+class Assessment:
+    """How competence was assessed, as the issuer signed it: one OB 3.0 ``evidence`` item.
+
+    ``kind`` is the evidence's name (e.g. "Observed practice: Moving and positioning") and
+    ``method`` its genre (e.g. "Direct observation"). The assessor's name and role, the date and
+    the criteria counts are read from CareCred's wording of the evidence (its description and
+    narrative, which must agree); for other issuers they stay ``None`` and ``narrative`` (the
+    evidence's own words) is what there is to show. ``criteria_total`` comes from the
+    achievement's signed criteria ("every one of its N criteria"), used only when the counts add
+    up to it. Texts are single-line (control characters removed) and at most 1,000 characters.
+    """
+
+    kind: str
+    method: str | None = None
+    assessor_name: str | None = None
+    assessor_role: str | None = None
+    assessed_on: date | None = None
+    criteria_met: int | None = None
+    criteria_not_applicable: int | None = None
+    criteria_total: int | None = None
+    narrative: str | None = None
+
+    @property
+    def criteria(self) -> str | None:
+        """``3 of 3 criteria met``, ``10 of 11 criteria met, 1 not applicable`` or ``None``."""
+        if self.criteria_met is None:
+            return None
+        na = self.criteria_not_applicable or 0
+        if self.criteria_total is not None:
+            word = "criterion" if self.criteria_total == 1 else "criteria"
+            text = f"{self.criteria_met} of {self.criteria_total} {word} met"
+        else:
+            word = "criterion" if self.criteria_met == 1 else "criteria"
+            text = f"{self.criteria_met} {word} met"
+        return text + (f", {na} not applicable" if na else "")
+
+    @property
+    def summary(self) -> str:
+        """One plain-English line, e.g. ``Observed in practice (direct observation): 3 of 3
+        criteria met; assessed by Tom Baker, senior carer, on 10 November 2026.``"""
+        if self.assessor_name and self.assessor_role and self.assessed_on is not None:
+            label = (
+                "Observed in practice" if self.kind.startswith("Observed practice") else self.kind
+            )
+            if self.method:
+                label += f" ({_lower_first(self.method)})"
+            criteria = self.criteria
+            when = human_date(datetime(*self.assessed_on.timetuple()[:3], tzinfo=UTC))
+            return (
+                f"{label}: "
+                + (f"{criteria}; " if criteria else "")
+                + f"assessed by {self.assessor_name}, {self.assessor_role}, on {when}."
+            )
+        if self.narrative:
+            return f"{self.kind}: {self.narrative}"
+        return self.kind
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (``assessed_on`` as ``YYYY-MM-DD``)."""
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "assessor_name": self.assessor_name,
+            "assessor_role": self.assessor_role,
+            "assessed_on": self.assessed_on.isoformat() if self.assessed_on else None,
+            "criteria_met": self.criteria_met,
+            "criteria_not_applicable": self.criteria_not_applicable,
+            "criteria_total": self.criteria_total,
+            "criteria": self.criteria,
+            "narrative": self.narrative,
+            "summary": self.summary,
+        }
+
+
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if "A" <= text[0] <= "Z" else text
+
+
+def _shown(value: object) -> str | None:
+    """A signed text made fit to show: one line, no control characters, at most 1,000
+    characters. ``None`` for a non-string or blank value."""
+    if value.__class__ is not str:
+        return None
+    text = _UNSHOWN_RE.sub(" ", value).strip(" ")
+    if not text:
+        return None
+    if len(text) > _MAX_SHOWN_CHARS:
+        text = text[: _MAX_SHOWN_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    return text
+
+
+def _who(description_who: str, narrative_who: str) -> tuple[str, str] | None:
+    """The assessor's name and role, where the description says "name, role" and the
+    narrative "name (role)". At most one split satisfies both."""
+    start = 0
+    while (i := description_who.find(", ", start)) != -1:
+        name, role = description_who[:i], description_who[i + 2 :]
+        if name and role and narrative_who == f"{name} ({role})":
+            return name, role
+        start = i + 1
+    return None
+
+
+def _assessment(item: Mapping[str, Any], total: int | None) -> Assessment:
+    kind = _shown(item.get("name")) or "Evidence"
+    method = _shown(item.get("genre"))
+    narrative = _shown(item.get("narrative"))
+    description = _shown(item.get("description"))
+    found = _EVIDENCE_DESCRIPTION_RE.fullmatch(description or "")
+    told = _EVIDENCE_NARRATIVE_RE.match(narrative or "")
+    if found is None or told is None:
+        return Assessment(kind=kind, method=method, narrative=narrative or description)
+    who = _who(found.group(5), told.group(2))
+    try:
+        when: date | None = date(int(found.group(2)), int(found.group(3)), int(found.group(4)))
+    except ValueError:
+        when = None
+    met = int(told.group(3))
+    na = int(told.group(4)) if told.group(4) is not None else None
+    if total is not None and met + (na or 0) != total:
+        total = None
+    return Assessment(
+        kind=kind,
+        method=method,
+        assessor_name=who[0] if who else None,
+        assessor_role=who[1] if who else None,
+        assessed_on=when,
+        criteria_met=met,
+        criteria_not_applicable=na,
+        criteria_total=total,
+        narrative=narrative,
+    )
+
+
+def assessments_of(credential: Mapping[str, Any]) -> tuple[Assessment, ...]:
+    """How competence was assessed, from a credential's ``evidence`` (see :class:`Assessment`).
+
+    Use it only on a credential whose signature has been verified, or on one you issued
+    yourself: it checks nothing. Evidence that is not an object (or a list of objects) is left
+    out; at most 10 items are read.
+    """
+    raw = credential.get("evidence")
+    if raw is None:
+        return ()
+    items = raw if raw.__class__ is list else [raw]
+    total: int | None = None
+    subject = credential.get("credentialSubject")
+    achievement = subject.get("achievement") if subject.__class__ is dict else None
+    criteria = achievement.get("criteria") if achievement.__class__ is dict else None
+    narrative = criteria.get("narrative") if criteria.__class__ is dict else None
+    if narrative.__class__ is str:
+        counted = _CRITERIA_TOTAL_RE.search(narrative)
+        total = int(counted.group(1)) if counted else None
+    return tuple(
+        _assessment(item, total) for item in items[:_MAX_EVIDENCE] if item.__class__ is dict
+    )
+
+
+@dataclass(frozen=True)
 class VerificationResult:
     """The outcome of checking one certificate.
 
@@ -245,6 +432,8 @@ class VerificationResult:
     ``status_as_of`` is then that list's ``validFrom`` (the older one if a suspension list was
     read too). ``warnings`` are plain-English sentences to show with the result; they do not
     change ``valid``. ``issuer_identifiers`` are ``(name, value)`` pairs from the trust list.
+    ``assessments`` say how competence was assessed, from the signed credential; a result that
+    is not valid never carries any (they are dropped, also by ``dataclasses.replace``).
     """
 
     source: str
@@ -266,6 +455,11 @@ class VerificationResult:
     status_as_of: datetime | None = None
     warnings: tuple[str, ...] = ()
     issuer_identifiers: tuple[tuple[str, str], ...] = ()
+    assessments: tuple[Assessment, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.valid and self.assessments:
+            object.__setattr__(self, "assessments", ())
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (dates as ``YYYY-MM-DDTHH:MM:SSZ``)."""
@@ -289,6 +483,7 @@ class VerificationResult:
             "issuer_identifiers": [
                 {"name": name, "value": value} for name, value in self.issuer_identifiers
             ],
+            "assessments": [a.to_json() for a in self.assessments],
         }
 
 
@@ -318,6 +513,7 @@ class _Contents:
     activity_end: datetime | None
     status: tuple[_StatusRef, ...] = ()
     status_unsupported: bool = False
+    assessments: tuple[Assessment, ...] = ()
 
 
 def _req_str(obj: Mapping[str, Any], name: str) -> str:
@@ -476,6 +672,7 @@ def _contents(payload: Mapping[str, Any]) -> _Contents:
         activity_end,
         status,
         status_unsupported,
+        assessments_of(payload),
     )
 
 
@@ -645,6 +842,7 @@ def _result(
         status_as_of=status.as_of if status else None,
         warnings=status.warnings if status else (),
         issuer_identifiers=signer.other_identifiers,
+        assessments=contents.assessments if code == "valid" else (),
     )
 
 

@@ -110,6 +110,7 @@ def test_json_output_shape(
         "status_as_of",
         "warnings",
         "issuer_identifiers",
+        "assessments",
     ]
     assert item["valid"] is True and item["reason_code"] == "valid"
     assert item["source"] == str(token_file)

@@ -86,7 +86,9 @@ def test_to_json_shape(kit: Any, trust: Any, token: str) -> None:
         "status_as_of",
         "warnings",
         "issuer_identifiers",
+        "assessments",
     ]
+    assert data["assessments"] == []  # no evidence in this credential
     assert data["source"] == "cert.pdf"
     assert data["issuer"] == "Oakview Care Ltd"
     assert data["valid_from"] == "2026-11-12T14:30:05Z"
