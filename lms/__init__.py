@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.update(test_config)
     cfg.check_production(app.config)
+    cfg.engine_options(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
@@ -107,6 +108,10 @@ def register_blueprints(app: Flask) -> None:
 
     for name in BLUEPRINTS:
         app.register_blueprint(import_module(f".{name}.views", __name__).bp)
+
+    from .paths import init_paths
+
+    init_paths(app)  # after the blueprints: it checks their URL rules
 
 
 def register_security(app: Flask) -> None:

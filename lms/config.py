@@ -7,7 +7,7 @@ refuses to start while a secret still has its development default.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
         # Uploaded evidence (observation photos, certificates): outside the web root.
         "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Engine options: see engine_options() (pre-ping is for database servers only).
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "SECRET_KEY": DEV_SECRET_KEY,
         "KEY_ENCRYPTION_KEY": DEV_KEY_ENCRYPTION_KEY,
         "BASE_URL": "http://127.0.0.1:5000",
@@ -113,6 +114,19 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             "connect_args": {"connect_timeout": 5},
         }
     return out
+
+
+def engine_options(config: MutableMapping[str, Any]) -> None:
+    """Test a pooled connection before use (`pool_pre_ping`) when the database is a server.
+
+    A PostgreSQL server may restart under a running app: the ping finds the dead connection and
+    replaces it, so the app recovers by itself. SQLite is a file opened in this process: there
+    is nothing to go away, and the ping would cost every request a statement for nothing.
+    """
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        options.setdefault("pool_pre_ping", True)
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def check_production(config: Mapping[str, Any]) -> None:

@@ -45,6 +45,16 @@ CSP = "; ".join(
     ]
 )
 HSTS = "max-age=31536000"
+FIXED_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+# The camera only for /verify (scanning a certificate's QR code), nowhere else.
+PERMISSIONS = ("Permissions-Policy", "camera=(), geolocation=(), microphone=()")
+PERMISSIONS_VERIFY = ("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
 SECURE_COOKIE_NAME = "__Host-carecred"
 
 
@@ -92,19 +102,15 @@ def init_security(app: Flask) -> None:
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        # The camera only for /verify (scanning a certificate's QR code), nowhere else.
-        camera = "(self)" if request.path.startswith("/verify") else "()"
-        response.headers.setdefault(
-            "Permissions-Policy", f"camera={camera}, geolocation=(), microphone=()"
-        )
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-        if "Cache-Control" not in response.headers and _logged_in():
+        # The fixed headers are added unless the view set its own (e.g. a sandboxing CSP).
+        present = {name.lower() for name in response.headers.keys()}
+        camera = PERMISSIONS_VERIFY if request.path.startswith("/verify") else PERMISSIONS
+        for name, value in (*FIXED_HEADERS, camera):
+            if name.lower() not in present:
+                response.headers.add(name, value)
+        if request.is_secure and "strict-transport-security" not in present:
+            response.headers.add("Strict-Transport-Security", HSTS)
+        if "cache-control" not in present and _logged_in():
             response.headers["Cache-Control"] = "private"
         return response
 

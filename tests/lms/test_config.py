@@ -53,3 +53,24 @@ def test_production_refuses_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LMS_DATABASE_URL", raising=False)
     with pytest.raises(ConfigError, match="PostgreSQL"):
         create_app()
+
+
+def test_a_database_server_gets_pre_ping_and_sqlite_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pool_pre_ping replaces connections a restarted PostgreSQL left dead; a SQLite file has
+    nothing to ping, so it is not paid for on every request."""
+    monkeypatch.delenv("LMS_DATABASE_URL", raising=False)
+    sqlite = create_app({"TESTING": True})
+    assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    server = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/x"})
+    assert server.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    # An explicit choice is kept.
+    chosen = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/x",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+        }
+    )
+    assert chosen.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
