@@ -103,7 +103,7 @@ def init_security(app: Flask) -> None:
     @app.after_request
     def headers(response: Response) -> Response:
         # The fixed headers are added unless the view set its own (e.g. a sandboxing CSP).
-        present = {name.lower() for name in response.headers.keys()}
+        present = {name.lower() for name, _ in response.headers.items()}
         camera = PERMISSIONS_VERIFY if request.path.startswith("/verify") else PERMISSIONS
         for name, value in (*FIXED_HEADERS, camera):
             if name.lower() not in present:
