@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from courses.completion import lessons_outstanding
 from courses.errors import InvalidAnswers, ModuleNotFound
@@ -312,23 +312,55 @@ def latest_completion(session: Session, user_id: int, code: str) -> Completion |
 
 
 def my_learning(session: Session, user_id: int) -> list[Assignment]:
+    """Every assignment of the worker, with progress and the completion that counts.
+
+    Five queries whatever the number of assignments (enrolments, their current modules, their
+    lessons, the lessons read, the completions that count), not four per assignment.
+    """
     enrolments = session.scalars(
         select(Enrolment).where(Enrolment.user_id == user_id).order_by(Enrolment.assigned_at)
     ).all()
+    if not enrolments:
+        return []
+    codes = {e.module_code for e in enrolments}
+    modules = {
+        m.code: m
+        for m in session.scalars(
+            select(CatalogueModule)
+            .where(CatalogueModule.code.in_(codes), CatalogueModule.is_current)
+            .options(selectinload(CatalogueModule.lessons))
+        )
+    }
+    missing = sorted(codes - modules.keys())
+    if missing:
+        raise ModuleNotFound(f"There is no module {missing[0][:16]!r} in the catalogue.")
+    done = set(
+        session.scalars(
+            select(LessonProgress.lesson_id)
+            .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+            .where(
+                LessonProgress.user_id == user_id,
+                Lesson.module_id.in_([m.id for m in modules.values()]),
+            )
+        )
+    )
+    latest: dict[str, Completion] = {}
+    for code, completion in session.execute(
+        select(CatalogueModule.code, Completion)
+        .join(CatalogueModule, CatalogueModule.id == Completion.module_id)
+        .where(Completion.user_id == user_id, CatalogueModule.code.in_(codes), counts())
+        .order_by(Completion.completed_at.desc(), Completion.id.desc())
+    ):
+        latest.setdefault(code, completion)  # newest first: the first one seen counts
     out = []
     for enrolment in enrolments:
-        module = current_module(session, enrolment.module_code)
-        done = done_lesson_ids(session, user_id, module)
+        module = modules[enrolment.module_code]
         lessons = module.lessons
-        next_lesson = next((lesson for lesson in lessons if lesson.id not in done), None)
+        read = {lesson.id for lesson in lessons} & done
+        next_lesson = next((lesson for lesson in lessons if lesson.id not in read), None)
         out.append(
             Assignment(
-                enrolment,
-                module,
-                len(lessons),
-                len(done & {lesson.id for lesson in lessons}),
-                next_lesson,
-                latest_completion(session, user_id, module.code),
+                enrolment, module, len(lessons), len(read), next_lesson, latest.get(module.code)
             )
         )
     return out
