@@ -4,29 +4,59 @@ Rendered from a context of plain strings (never database objects), through a URL
 allows only `data:` URLs, so a crafted name or title cannot make the renderer reach the network
 or the file system. The signed credential travels inside the PDF as the attachment
 `credential.jwt`, which is what `python -m credentials verify` reads.
+
+WeasyPrint is imported on first use, not with this module: importing it costs about 0.35 s,
+which every web worker would otherwise pay at start-up for pages that never render a PDF.
+`DataOnlyFetcher` is made on first use too (it subclasses WeasyPrint's `URLFetcher`); new code
+should call `data_only_fetcher()`.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from flask import render_template
-from weasyprint import HTML, Attachment
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
 
 from credentials import qr_png
+from credentials.verify import assessments_of
 
 from .models import IssuedCredential
 
+if TYPE_CHECKING:
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
 
-class DataOnlyFetcher(URLFetcher):
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+
+@functools.cache
+def _fetcher_class() -> type[URLFetcher]:
+    from weasyprint.urls import URLFetcher
+
+    class DataOnlyFetcher(URLFetcher):
+        """Fetches `data:` URLs only: no files, no network, no redirects."""
+
+        def __init__(self) -> None:
+            super().__init__(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+
+    DataOnlyFetcher.__module__ = __name__
+    return DataOnlyFetcher
+
+
+def data_only_fetcher() -> URLFetcher:
+    """A WeasyPrint URL fetcher that allows only `data:` URLs."""
+    return _fetcher_class()()
+
+
+def __getattr__(name: str) -> Any:
+    """`DataOnlyFetcher`, the class, made (and WeasyPrint imported) when first asked for."""
+    if name == "DataOnlyFetcher":
+        return _fetcher_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,8 @@ class CertificateContext:
     alignments: tuple[str, ...]
     legal_basis: tuple[str, ...]
     instance_name: str
+    # How competence was assessed, one line per OB 3.0 evidence item of the signed credential.
+    assessed: tuple[str, ...] = ()
 
 
 def _date(value: datetime | None) -> str:
@@ -83,6 +115,7 @@ def certificate_context(cred: IssuedCredential, instance_name: str) -> Certifica
         alignments=alignments,
         legal_basis=legal,
         instance_name=instance_name,
+        assessed=tuple(a.summary for a in assessments_of(doc)),
     )
 
 
@@ -91,8 +124,10 @@ _fonts = threading.local()
 
 def _font_config() -> FontConfiguration:
     """One font configuration per thread, reused: building it costs more than laying out a page."""
-    config = getattr(_fonts, "config", None)
+    config: FontConfiguration | None = getattr(_fonts, "config", None)
     if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
         config = _fonts.config = FontConfiguration()
     return config
 
@@ -109,6 +144,8 @@ def qr_image(cred: IssuedCredential) -> bytes | None:
 
 def render_certificate(ctx: CertificateContext, cred: IssuedCredential) -> bytes:
     """PDF/A-3b certificate: printed text and QR, with the signed credential attached."""
+    from weasyprint import HTML, Attachment
+
     png = qr_image(cred)
     qr = "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
     html = render_template("certificates/certificate.html", qr_src=qr, **asdict(ctx))
@@ -126,7 +163,7 @@ def render_certificate(ctx: CertificateContext, cred: IssuedCredential) -> bytes
             relationship="Data",
         ),
     ]
-    document = HTML(string=html, url_fetcher=DataOnlyFetcher(), base_url="data:,")
+    document = HTML(string=html, url_fetcher=data_only_fetcher(), base_url="data:,")
     pdf = document.write_pdf(
         attachments=attachments, pdf_variant="pdf/a-3b", font_config=_font_config()
     )
