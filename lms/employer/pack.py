@@ -135,7 +135,7 @@ def render_evidence_pack(
     names = {r.worker.user_id: r.worker.name for r in matrix.rows}
     stamp_text = stamp(producer, now)
     html = render_template(
-        "employer/evidence_pack.html",
+        "employer/evidence_pack_pdf.html",
         m=matrix,
         stamp=stamp_text,
         labels=STATUS_LABELS,

@@ -6,8 +6,6 @@ does not manage that organisation). Views validate a form, call one service, com
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -25,7 +23,8 @@ from ..compliance import SOURCE_LABELS, STATUS_LABELS, STATUS_SYMBOLS, cell_evid
 from ..compliance import org_compliance as build_matrix
 from ..errors import Conflict, NotFound
 from ..extensions import db
-from ..models import JobRole, Organisation, OrgKind, RecertMode, Site
+from ..jobs import exports
+from ..models import ExportKind, JobRole, Organisation, OrgKind, RecertMode, Site
 from . import models, service  # models: the snapshot table, for db.create_all
 from .forms import (
     ButtonForm,
@@ -35,7 +34,6 @@ from .forms import (
     SettingsForm,
     SiteForm,
 )
-from .pack import render_evidence_pack
 
 bp = Blueprint("employer", __name__, url_prefix="/manage")
 
@@ -167,35 +165,69 @@ def ascwds(slug: str) -> ResponseReturnValue:
     )
 
 
+@bp.route("/<slug>/evidence-pack")
+@login_required
+def evidence_pack_page(slug: str) -> ResponseReturnValue:
+    """The organisation's recent evidence packs, each with its state, and the button."""
+    org = managed_organisation(db.session, current_user, slug)
+    now = _now()
+    recent = exports.for_organisation(db.session, org.id)
+    shown = [(e, *exports.shown_status(e, now)) for e in recent]
+    return render_template(
+        "employer/evidence_pack.html",
+        org=org,
+        packs=shown,
+        busy=exports.any_busy(recent, now),
+        button=ButtonForm(),
+    )
+
+
 @bp.route("/<slug>/evidence-pack", methods=["POST"])
 @login_required
 def evidence_pack(slug: str) -> ResponseReturnValue:
+    """Ask for a new pack: made by a job (inline without Redis), then listed on the page."""
     org = managed_organisation(db.session, current_user, slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
-    now = _now()
-    pdf, csv_text = render_evidence_pack(db.session, org.id, current_user.id, now)
+    page = url_for("employer.evidence_pack_page", slug=slug)
+    try:
+        export = exports.request(
+            db.session,
+            kind=ExportKind.EVIDENCE_PACK.value,
+            user=current_user,
+            org_id=org.id,
+            now=_now(),
+        )
+    except exports.ExportBusy:
+        db.session.rollback()
+        flash("An evidence pack is already being made. Wait for it to be ready, below.")
+        return redirect(page, 303)
+    export_id, kind = export.id, export.kind
+    db.session.commit()  # before the job: inline, it writes in its own session
+    exports.submit(export_id, kind)
+    return redirect(page, 303)
+
+
+@bp.route("/<slug>/evidence-pack/<int:export_id>/<name>")
+@login_required
+def evidence_pack_file(slug: str, export_id: int, name: str) -> ResponseReturnValue:
+    """One file (PDF or CSV) of a ready pack, to this organisation's managers only."""
+    org = managed_organisation(db.session, current_user, slug)
+    export, path = exports.file_of(
+        db.session, export_id, name, kind=ExportKind.EVIDENCE_PACK.value, org_id=org.id
+    )
     audit.record(
         db.session,
         actor=current_user,
-        action="evidence_pack.produced",
-        entity_type="organisation",
-        entity_id=org.id,
-        now=now,
+        action="export.downloaded",
+        entity_type="export",
+        entity_id=export.id,
+        now=_now(),
         org_id=org.id,
-        after={"pdf_bytes": len(pdf), "csv_rows": csv_text.count("\n")},
+        after={"file": path.name},
     )
     db.session.commit()
-    stem = f"cqc-evidence-{org.slug}-{now.strftime('%Y%m%d-%H%M')}"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{stem}.pdf", pdf)
-        z.writestr(f"{stem}.csv", csv_text)
-    return Response(
-        buf.getvalue(),
-        mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'},
-    )
+    return exports.attachment(path)
 
 
 # --- job roles and requirements ----------------------------------------------------------------

@@ -54,13 +54,16 @@ REGISTRY: dict[str, JobSpec] = {
         "lms.jobs.tasks:export_certificates",
         900,
         "A worker's certificates (PDF and .jwt) and passport as one zip file under "
-        "instance/exports/",
+        "instance/exports/ (export_id, or user_id [label])",
     ),
     "reminders.send": JobSpec(
         "lms.jobs.tasks:send_reminders", 900, "Send the due and overdue training reminders"
     ),
     "evidence_pack.render": JobSpec(
-        "lms.jobs.tasks:render_evidence_pack", 1800, "Render an organisation's evidence pack"
+        "lms.jobs.tasks:render_evidence_pack",
+        1800,
+        "Render an organisation's evidence pack, PDF and CSV, under instance/exports/ "
+        "(export_id, or org_id and produced_by_id)",
     ),
     "reminders.digest": JobSpec(
         "lms.staff.reminders:digest_job", 900, "Send managers their weekly training digest"

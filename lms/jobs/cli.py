@@ -1,13 +1,21 @@
-"""`flask --app wsgi jobs worker|status|enqueue` (`make worker` runs the worker)."""
+"""`flask --app wsgi jobs worker|status|enqueue` (`make worker` runs the worker) and
+`flask --app wsgi exports prune`.
+
+`jobs enqueue pdf.export --args '{"user_id": 7}'` and `jobs enqueue evidence_pack.render --args
+'{"org_id": 1, "produced_by_id": 2}'` make their Export row themselves, so what they make shows
+on the evidence-pack page (or My certificates) like what the buttons make.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 from flask import current_app
 
-from . import REGISTRY, JobError, connection, enqueue, queue, redis_url
+from ..extensions import db
+from . import REGISTRY, JobError, connection, enqueue, exports, queue, redis_url
 
 jobs_cli = click.Group("jobs", help="Background jobs (RQ on Redis; inline without Redis).")
 
@@ -78,4 +86,23 @@ def enqueue_command(name: str, args: str) -> None:
         click.echo(f"queued {handle.id} on {current_app.config['JOBS_QUEUE']}")
 
 
-COMMANDS: list[click.Command] = [jobs_cli]
+exports_cli = click.Group("exports", help="Evidence packs and certificate zips made by jobs.")
+
+
+@exports_cli.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=exports.KEEP_DAYS,
+    show_default=True,
+    help="Delete exports made more than this many days ago.",
+)
+def prune(days: int) -> None:
+    """Delete old exports: their rows and files under instance/exports/ (run it daily)."""
+    pruned = exports.prune(db.session, datetime.now(UTC), days)
+    db.session.commit()
+    removed = exports.remove_files(pruned)
+    click.echo(f"deleted {pruned.rows} exports and {removed} files older than {days} days")
+
+
+COMMANDS: list[click.Command] = [jobs_cli, exports_cli]

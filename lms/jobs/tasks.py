@@ -1,25 +1,33 @@
 """The registered jobs (see `lms.jobs.REGISTRY`). Plain ids in, small picklable results out.
 
 Each opens its own session (`job_session`), commits what it did and can be run again safely.
+The two export jobs (pdf.export, evidence_pack.render) keep their state on an `Export` row
+(lms/jobs/exports.py).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 import zipfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..issuance import IssuanceContext, issue_for_completion
-from ..models import Completion, CompletionSource, IssuedCredential, User
-from . import JobError, job_session
+from ..models import (
+    Completion,
+    CompletionSource,
+    Export,
+    ExportKind,
+    IssuedCredential,
+    Organisation,
+    User,
+)
+from . import JobError, exports, job_session
 
 # Only our own achievements are signed; external and transferred training is recorded, not issued.
 ISSUABLE = {CompletionSource.COURSE.value, CompletionSource.AWARD.value}
@@ -66,45 +74,67 @@ def issue_batch(completion_ids: list[int]) -> dict[str, Any]:
 _SAFE = re.compile(r"[^a-z0-9-]+")
 
 
-def export_dir() -> Path:
-    path = Path(current_app.instance_path) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def export_certificates(user_id: int, label: str | None = None) -> dict[str, Any]:
-    """A worker's certificates (<short-id>.pdf and .jwt) and passport.json as one zip.
-
-    Written to a temporary file and renamed into place, so a reader never sees half a zip and a
-    retry simply writes it again. Returns the file name (under instance/exports/) and the count.
-    """
+def _certificates_zip(session: Session, user: User, now: datetime) -> tuple[bytes, int]:
+    """A worker's certificates (<short-id>.pdf and .jwt) and passport.json as one zip."""
     from .. import status
     from ..pdf import certificate_context, render_certificate
 
     ctx = IssuanceContext.from_config(current_app.config)
-    now = _now()
+    creds = session.scalars(
+        select(IssuedCredential)
+        .where(IssuedCredential.user_id == user.id)
+        .order_by(IssuedCredential.issued_at)
+    ).all()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for cred in creds:
+            archive.writestr(f"{cred.short_id}.jwt", cred.token + "\n")
+            pdf = render_certificate(
+                certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred
+            )
+            archive.writestr(f"{cred.short_id}.pdf", pdf)
+        archive.writestr("passport.json", status.passport(session, ctx, user, now))
+    return buffer.getvalue(), len(creds)
+
+
+def _new_export(kind: str, user_id: int, org_id: int | None) -> int:
+    """The row a call without `export_id` (`flask jobs enqueue`) makes for itself."""
     with job_session() as session:
         user = session.get(User, user_id)
         if user is None:
             raise JobError(f"There is no user with id {user_id}.")
-        creds = session.scalars(
-            select(IssuedCredential)
-            .where(IssuedCredential.user_id == user.id)
-            .order_by(IssuedCredential.issued_at)
-        ).all()
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for cred in creds:
-                archive.writestr(f"{cred.short_id}.jwt", cred.token + "\n")
-                pdf = render_certificate(
-                    certificate_context(cred, current_app.config["INSTANCE_NAME"]), cred
-                )
-                archive.writestr(f"{cred.short_id}.pdf", pdf)
-            archive.writestr("passport.json", status.passport(session, ctx, user, now))
-    stem = _SAFE.sub("-", (label or f"user-{user_id}").lower()).strip("-") or f"user-{user_id}"
-    name = f"certificates-{stem}.zip"
-    _write(export_dir() / name, buffer.getvalue())
-    return {"file": name, "credentials": len(creds)}
+        try:
+            export = exports.request(session, kind=kind, user=user, org_id=org_id, now=_now())
+        except exports.ExportBusy as err:
+            raise JobError(f"{err.message} (export of {kind} for user {user_id})") from err
+        session.flush()
+        return export.id
+
+
+def export_certificates(
+    user_id: int | None = None, label: str | None = None, export_id: int | None = None
+) -> dict[str, Any]:
+    """A worker's certificates and passport as one zip under instance/exports/ (job pdf.export).
+
+    Called with the `export_id` of a queued Export (My certificates), or, from the command line,
+    with `user_id` (and an optional `label` for the file name): that makes the Export row
+    first. Returns {"export_id", "status", "files"}.
+    """
+    if export_id is None:
+        if user_id is None:
+            raise JobError("Give export_id, or user_id to export that worker's certificates.")
+        export_id = _new_export(ExportKind.CERTIFICATES.value, user_id, None)
+
+    def make(session: Session, export: Export, now: datetime) -> exports.Made:
+        user = session.get(User, export.requested_by_id)
+        if user is None:
+            raise JobError(f"There is no user with id {export.requested_by_id}.")
+        data, count = _certificates_zip(session, user, now)
+        stem = _SAFE.sub("-", (label or "").lower()).strip("-")
+        name = f"certificates-{stem + '-' if stem else ''}{export.created_at:%Y%m%d}-{export.id}"
+        return exports.Made([(f"{name}.zip", data)], {"credentials": count})
+
+    return exports.run(export_id, make)
 
 
 def _plain(value: Any) -> Any:
@@ -136,28 +166,31 @@ def send_reminders(org_id: int | None = None) -> Any:
     return _plain(report)
 
 
-def render_evidence_pack(org_id: int, produced_by_id: int) -> dict[str, Any]:
-    """An organisation's evidence pack (PDF and CSV) under instance/exports/.
+def render_evidence_pack(
+    org_id: int | None = None, produced_by_id: int | None = None, export_id: int | None = None
+) -> dict[str, Any]:
+    """An organisation's CQC evidence pack, a PDF and a CSV under instance/exports/.
 
-    Read-only on the database; the files are written whole and renamed into place.
+    Called with the `export_id` of a queued Export (the manager's button), or, from the command
+    line, with `org_id` and `produced_by_id`: that makes the Export row first. Audited as
+    `evidence_pack.produced` when the files are made. Returns {"export_id", "status", "files"}.
     """
     from ..employer.pack import render_evidence_pack as render
 
-    now = _now()
-    with job_session() as session:
-        pdf, csv_text = render(session, org_id, produced_by_id, now)
-    stem = f"evidence-{org_id}-{now:%Y%m%dT%H%M%S}"
-    _write(export_dir() / f"{stem}.pdf", pdf)
-    _write(export_dir() / f"{stem}.csv", csv_text.encode("utf-8"))
-    return {"pdf": f"{stem}.pdf", "csv": f"{stem}.csv"}
+    if export_id is None:
+        if org_id is None or produced_by_id is None:
+            raise JobError("Give export_id, or org_id and produced_by_id.")
+        export_id = _new_export(ExportKind.EVIDENCE_PACK.value, produced_by_id, org_id)
 
+    def make(session: Session, export: Export, now: datetime) -> exports.Made:
+        org = session.get(Organisation, export.org_id)
+        if org is None:
+            raise JobError(f"There is no organisation with id {export.org_id}.")
+        pdf, csv_text = render(session, org.id, export.requested_by_id, now)
+        stem = f"cqc-evidence-{org.slug}-{export.created_at:%Y%m%d-%H%M}-{export.id}"
+        return exports.Made(
+            [(f"{stem}.pdf", pdf), (f"{stem}.csv", csv_text.encode("utf-8"))],
+            {"pdf_bytes": len(pdf), "csv_rows": csv_text.count("\n")},
+        )
 
-def _write(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return exports.run(export_id, make)

@@ -1,21 +1,20 @@
-"""CQC evidence pack: a PDF and a CSV, stamped with when and by whom, audited."""
+"""CQC evidence pack: a PDF and a CSV, stamped with when and by whom, made by a job, audited."""
 
 from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lms.employer.pack import render_evidence_pack
 from lms.extensions import db
-from lms.models import AuditEvent, Organisation, User
+from lms.models import AuditEvent, Export, Organisation, User
 from tests.conftest import Auth, csrf_token, make_app
 
 from .employer_helpers import NOW
@@ -52,7 +51,9 @@ def csrf_app(tmp_path: Path) -> Iterator[Flask]:
     yield from make_app(tmp_path, WTF_CSRF_ENABLED=True)
 
 
-def test_button_downloads_a_zip_and_audits(csrf_app: Flask) -> None:
+def test_button_makes_the_pack_then_the_page_offers_it(csrf_app: Flask) -> None:
+    """The real form with CSRF on: refused without the token; with it, the pack is made (inline,
+    no Redis), the page says Ready and each file downloads; produced and downloads audited."""
     from courses.loader import load_catalogue, read_catalogue
 
     load_catalogue(db.session, read_catalogue(), NOW)
@@ -74,15 +75,34 @@ def test_button_downloads_a_zip_and_audits(csrf_app: Flask) -> None:
     assert auth  # logged in through the real form, CSRF on
     refused = client.post("/manage/oakview/evidence-pack")
     assert refused.status_code == 400  # no CSRF token: nothing produced
-    page = client.get("/manage/oakview/matrix")
+    assert db.session.scalar(select(func.count(Export.id))) == 0
+    page = client.get("/manage/oakview/evidence-pack")
+    assert page.status_code == 200 and "No evidence packs yet" in page.text
     resp = client.post("/manage/oakview/evidence-pack", data={"csrf_token": csrf_token(page.text)})
-    assert resp.status_code == 200 and resp.mimetype == "application/zip"
-    with zipfile.ZipFile(io.BytesIO(resp.data)) as z:
-        names = sorted(z.namelist())
-        assert names[0].endswith(".csv") and names[1].endswith(".pdf")
-        assert z.read(names[1]).startswith(b"%PDF")
-        assert "Grace Mensah" in z.read(names[0]).decode()
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith("/manage/oakview/evidence-pack")
+    page = client.get(resp.headers["Location"])
+    assert "Ready:" in page.text and "Download PDF" in page.text and "Download CSV" in page.text
+    assert "By Grace Mensah" in page.text
+    export = db.session.scalar(select(Export))
+    assert export is not None and export.status == "done" and len(export.files) == 2
+    pdf_name, csv_name = export.files
+    assert pdf_name.startswith("cqc-evidence-oakview-") and pdf_name.endswith(".pdf")
+    pdf = client.get(f"/manage/oakview/evidence-pack/{export.id}/{pdf_name}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Disposition"] == f"attachment; filename={pdf_name}"
+    assert pdf.data.startswith(b"%PDF")
+    pdf.close()
+    csv_file = client.get(f"/manage/oakview/evidence-pack/{export.id}/{csv_name}")
+    assert csv_file.status_code == 200 and csv_file.mimetype == "text/csv"
+    assert "Grace Mensah" in csv_file.data.decode()
+    csv_file.close()
     events = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "evidence_pack.produced")
     ).all()
     assert len(events) == 1 and events[0].actor_label == "manager@example.com"
+    assert events[0].entity_type == "export" and events[0].entity_id == str(export.id)
+    downloads = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "export.downloaded")
+    ).all()
+    assert [e.after for e in downloads] == [{"file": pdf_name}, {"file": csv_name}]

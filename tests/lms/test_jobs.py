@@ -21,6 +21,7 @@ from lms.models import (
     AuditEvent,
     Completion,
     CompletionSource,
+    Export,
     IssuedCredential,
     Organisation,
     User,
@@ -125,9 +126,19 @@ def test_batch_skips_external_training_and_missing_ids(app: Flask, catalogue: No
 def test_pdf_export_writes_a_zip_of_certificates(app: Flask, catalogue: None) -> None:
     jobs.enqueue("issuance.batch", completion_ids=_completions(1))
     _, learner = _world()
+    # Called the command line's way (no export_id): it makes its own Export row.
     result = jobs.enqueue("pdf.export", user_id=learner.id, label="Amira O/../x").result
-    assert result == {"file": "certificates-amira-o-x.zip", "credentials": 1}
-    path = Path(app.instance_path) / "exports" / result["file"]
+    export = db.session.scalar(select(Export))
+    assert export is not None and export.requested_by_id == learner.id
+    assert export.kind == "certificates" and export.status == "done"
+    day = f"{export.created_at:%Y%m%d}"
+    assert result == {
+        "export_id": export.id,
+        "status": "done",
+        "files": [f"certificates-amira-o-x-{day}-{export.id}.zip"],
+    }
+    assert export.files == result["files"]
+    path = Path(app.instance_path) / "exports" / result["files"][0]
     with zipfile.ZipFile(path) as archive:
         names = sorted(archive.namelist())
         assert "passport.json" in names and len(names) == 3
@@ -253,10 +264,13 @@ def test_reminders_and_evidence_pack_jobs_run_inline(app: Flask, catalogue: None
     app.extensions["mailer"] = MemoryMailer()
     report = jobs.enqueue("reminders.send", org_id=org.id).result
     assert report["emails_sent"] == 0 and report["errors"] == []
-    files = jobs.enqueue("evidence_pack.render", org_id=org.id, produced_by_id=learner.id).result
+    result = jobs.enqueue("evidence_pack.render", org_id=org.id, produced_by_id=learner.id).result
+    pdf, csv_name = result["files"]
     folder = Path(app.instance_path) / "exports"
-    assert (folder / files["pdf"]).read_bytes().startswith(b"%PDF-")
-    assert (folder / files["csv"]).stat().st_size > 0
+    assert (folder / pdf).read_bytes().startswith(b"%PDF-")
+    assert csv_name.endswith(".csv") and (folder / csv_name).stat().st_size > 0
+    export = db.session.get(Export, result["export_id"])
+    assert export is not None and export.org_id == org.id and export.status == "done"
 
 
 @needs_redis
@@ -267,3 +281,45 @@ def test_cli_status_and_enqueue_on_the_queue(rq_app: Flask) -> None:
     status = runner.invoke(args=["jobs", "status"])
     assert status.exit_code == 0, status.output
     assert f"queue {rq_app.config['JOBS_QUEUE']}: 1 queued" in status.output
+
+
+@needs_redis
+def test_evidence_pack_waits_on_the_queue_until_a_worker_makes_it(rq_app: Flask) -> None:
+    """The manager's button with a real queue: Waiting (the page refreshes itself), a second
+    click is refused, then a burst worker makes it and the page says Ready."""
+    from lms.accounts import ensure_membership, get_or_create_user
+    from lms.models import Role
+
+    org, _ = _world()
+    hasher = rq_app.extensions["password_hasher"]
+    now = datetime.now(UTC)
+    grace = get_or_create_user(db.session, hasher, "manager@example.com", "Grace", "y" * 16, now)
+    ensure_membership(db.session, grace, org, Role.MANAGER)
+    db.session.commit()
+    client = rq_app.test_client()
+    logged_in = client.post("/auth/login", data={"email": grace.email, "password": "y" * 16})
+    assert logged_in.status_code == 302
+    asked = client.post("/manage/oakview/evidence-pack")
+    assert asked.status_code == 303
+    assert asked.headers["Location"].endswith("/manage/oakview/evidence-pack")
+    page = client.get("/manage/oakview/evidence-pack").text
+    assert "Waiting" in page and 'http-equiv="refresh"' in page and "Ready" not in page
+    export = db.session.scalar(select(Export))
+    assert export is not None and export.status == "queued"
+    assert export.job_id and jobs.queue(rq_app).fetch_job(export.job_id) is not None
+    again = client.post("/manage/oakview/evidence-pack", follow_redirects=True)
+    assert "already being made" in again.text
+    assert db.session.scalar(select(func.count(Export.id))) == 1
+    _work(rq_app)
+    db.session.expire_all()
+    assert db.session.get_one(Export, export.id).status == "done"
+    page = client.get("/manage/oakview/evidence-pack").text
+    assert "Ready:" in page and "Waiting" not in page and 'http-equiv="refresh"' not in page
+    pdf = db.session.get_one(Export, export.id).files[0]
+    download = client.get(f"/manage/oakview/evidence-pack/{export.id}/{pdf}")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF-")
+    download.close()
+    produced = db.session.scalar(
+        select(func.count(AuditEvent.id)).where(AuditEvent.action == "evidence_pack.produced")
+    )
+    assert produced == 1
