@@ -298,6 +298,11 @@ function renderResult(r, index, total) {
     if (r.activityEnd !== null) row(dl, 'Completed on', V.humanDate(r.activityEnd));
     else if (r.validFrom !== null) row(dl, 'Issued on', V.humanDate(r.validFrom));
     row(dl, 'Valid until', r.validUntil !== null ? V.humanDate(r.validUntil) : 'Does not expire');
+    // How competence was assessed, as the issuer signed it: only ever for a valid certificate.
+    const assessed = r.valid ? (r.assessments ?? []).map(V.assessmentSummary) : [];
+    if (assessed.length === 1) row(dl, 'How this was assessed', el('span', { class: 'assessed' }, assessed[0]));
+    else if (assessed.length)
+      row(dl, 'How this was assessed', el('ul', { class: 'plain' }, ...assessed.map((a) => el('li', { class: 'assessed' }, a))));
     row(dl, 'Reference', r.credentialId);
     row(dl, 'Status', statusLine(r));
     row(dl, 'Checked against', r.trustName);

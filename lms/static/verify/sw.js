@@ -15,7 +15,7 @@
  */
 'use strict';
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const PREFIX = 'carecred-verify-';
 const CACHE = `${PREFIX}${VERSION}`;
 const PAGE = '/verify/';

@@ -1333,6 +1333,125 @@ function statusRefs(raw) {
   return [refs, unsupported];
 }
 
+// --------------------------------------------------------------------------- assessments
+
+const MAX_EVIDENCE = 10;
+const MAX_SHOWN_CHARS = 1000;
+// `verify._UNSHOWN_RE` (keep them equal): control, zero-width, bidi-override and space characters.
+const UNSHOWN_RE = /[\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]+/gu;
+const EVIDENCE_DESCRIPTION_RE = /^Assessed by (.+?) on ([0-9]{4})-([0-9]{2})-([0-9]{2}); assessor (.+)\.$/u;
+const EVIDENCE_NARRATIVE_RE =
+  /^(.+?) of practice on [0-9]{1,2} [A-Za-z]+ [0-9]{4} by (.+?)\. ([0-9]{1,4}) criteria met(?:, ([0-9]{1,4}) not applicable)?\.(?: |$)/u;
+const CRITERIA_TOTAL_RE = /every one of its ([0-9]{1,4}) criteria/u;
+
+/** `verify._shown`: one line, no control characters, at most 1,000 code points; or null. */
+function shown(value) {
+  if (!isStr(value)) return null;
+  const text = value.replace(UNSHOWN_RE, ' ').replace(/^ +| +$/g, '');
+  if (!text) return null;
+  const chars = Array.from(text);
+  return chars.length > MAX_SHOWN_CHARS ? chars.slice(0, MAX_SHOWN_CHARS - 1).join('') + '\u2026' : text;
+}
+
+/** `verify._who`: the assessor's name and role ("name, role" and "name (role)" must agree). */
+function assessorOf(descriptionWho, narrativeWho) {
+  let start = 0;
+  for (let i = descriptionWho.indexOf(', ', start); i !== -1; i = descriptionWho.indexOf(', ', start)) {
+    const name = descriptionWho.slice(0, i);
+    const role = descriptionWho.slice(i + 2);
+    if (name && role && narrativeWho === `${name} (${role})`) return [name, role];
+    start = i + 1;
+  }
+  return null;
+}
+
+function calendarDate(y, m, d) {
+  return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m) ? [y, m, d] : null;
+}
+
+/** `verify._assessment`: one evidence item. `assessedOn` is `[y, m, d]` or null. */
+function readAssessment(item, total) {
+  const kind = shown(get(item, 'name')) ?? 'Evidence';
+  const method = shown(get(item, 'genre'));
+  const narrative = shown(get(item, 'narrative'));
+  const description = shown(get(item, 'description'));
+  const found = EVIDENCE_DESCRIPTION_RE.exec(description ?? '');
+  const told = EVIDENCE_NARRATIVE_RE.exec(narrative ?? '');
+  const bare = {
+    kind,
+    method,
+    assessorName: null,
+    assessorRole: null,
+    assessedOn: null,
+    criteriaMet: null,
+    criteriaNotApplicable: null,
+    criteriaTotal: null,
+    narrative: narrative ?? description,
+  };
+  if (found === null || told === null) return bare;
+  const who = assessorOf(found[5], told[2]);
+  const met = Number(told[3]);
+  const na = told[4] === undefined ? null : Number(told[4]);
+  return {
+    ...bare,
+    assessorName: who ? who[0] : null,
+    assessorRole: who ? who[1] : null,
+    assessedOn: calendarDate(Number(found[2]), Number(found[3]), Number(found[4])),
+    criteriaMet: met,
+    criteriaNotApplicable: na,
+    criteriaTotal: total !== null && met + (na ?? 0) === total ? total : null,
+    narrative,
+  };
+}
+
+/** `verify.assessments_of`: how competence was assessed, from the (verified) payload. */
+function readAssessments(payload) {
+  const raw = get(payload, 'evidence');
+  if (isNone(raw)) return [];
+  const items = Array.isArray(raw) ? raw : [raw];
+  let total = null;
+  const subject = get(payload, 'credentialSubject');
+  const achievement = isDict(subject) ? get(subject, 'achievement') : undefined;
+  const criteria = isDict(achievement) ? get(achievement, 'criteria') : undefined;
+  const narrative = isDict(criteria) ? get(criteria, 'narrative') : undefined;
+  if (isStr(narrative)) {
+    const counted = CRITERIA_TOTAL_RE.exec(narrative);
+    total = counted ? Number(counted[1]) : null;
+  }
+  return items
+    .slice(0, MAX_EVIDENCE)
+    .filter(isDict)
+    .map((item) => readAssessment(item, total));
+}
+
+/** `Assessment.criteria`: "3 of 3 criteria met", "10 of 11 criteria met, 1 not applicable". */
+export function assessmentCriteria(a) {
+  if (a.criteriaMet === null) return null;
+  const na = a.criteriaNotApplicable ?? 0;
+  let text;
+  if (a.criteriaTotal !== null) {
+    text = `${a.criteriaMet} of ${a.criteriaTotal} ${a.criteriaTotal === 1 ? 'criterion' : 'criteria'} met`;
+  } else {
+    text = `${a.criteriaMet} ${a.criteriaMet === 1 ? 'criterion' : 'criteria'} met`;
+  }
+  return text + (na ? `, ${na} not applicable` : '');
+}
+
+/** `Assessment.summary`: the one plain-English line shown. */
+export function assessmentSummary(a) {
+  if (a.assessorName && a.assessorRole && a.assessedOn !== null) {
+    let label = a.kind.startsWith('Observed practice') ? 'Observed in practice' : a.kind;
+    if (a.method) {
+      const first = a.method[0];
+      label += ` (${first >= 'A' && first <= 'Z' ? first.toLowerCase() + a.method.slice(1) : a.method})`;
+    }
+    const criteria = assessmentCriteria(a);
+    const when = humanDate(BigInt(daysFromCivil(...a.assessedOn)) * DAY_US);
+    return `${label}: ${criteria ? `${criteria}; ` : ''}assessed by ${a.assessorName}, ${a.assessorRole}, on ${when}.`;
+  }
+  return a.narrative ? `${a.kind}: ${a.narrative}` : a.kind;
+}
+
 /** `verify._contents`: the fields relied on, checked for presence and type. Throws Malformed. */
 function readContents(payload) {
   if (has(payload, 'vc') || has(payload, 'vp')) throw new Malformed('legacy vc claim');
@@ -1404,6 +1523,7 @@ function readContents(payload) {
     activityEnd,
     status,
     statusUnsupported,
+    assessments: readAssessments(payload),
   };
 }
 
@@ -1540,6 +1660,7 @@ function failResult(source, code) {
     warnings: [],
     issuerIdentifiers: [],
     trustName: null,
+    assessments: [],
   };
 }
 
@@ -1565,6 +1686,8 @@ function fullResult(source, code, c, signer, trust, status = null) {
     warnings: status ? status.warnings : [],
     issuerIdentifiers: signer.otherIdentifiers,
     trustName: trust.name,
+    // Only a valid result says how competence was assessed (as `verify._result`).
+    assessments: code === 'valid' ? c.assessments : [],
   };
 }
 
@@ -2267,7 +2390,8 @@ async function verifyPdf(parts, trusts, now, source) {
     let result = outcome.result;
     let [problem, notes] = pdfProblem(outcome, parts, attached, tokens.length);
     if (problem === null && jsonAny && outcome.payload !== null) problem = REASONS.pdf_mismatch;
-    if (problem !== null) result = { ...result, valid: false, reasonCode: 'pdf_mismatch', reason: problem };
+    if (problem !== null)
+      result = { ...result, valid: false, reasonCode: 'pdf_mismatch', reason: problem, assessments: [] };
     if (outcome.payload !== null) notes = [...notes, PDF_QR_NOT_CHECKED];
     return notes.length ? { ...result, warnings: [...result.warnings, ...notes] } : result;
   });
