@@ -88,7 +88,10 @@ def _now() -> datetime:
 
 
 def export_dir() -> Path:
-    path = Path(current_app.instance_path) / "exports"
+    """instance/exports/, or the app's EXPORTS_DIR (tests keep their files apart with it)."""
+    path = Path(
+        current_app.config.get("EXPORTS_DIR") or Path(current_app.instance_path) / "exports"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 

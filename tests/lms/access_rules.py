@@ -123,6 +123,15 @@ RULES: dict[str, Access] = {
     "/certificates/<short_id>.pdf": Access(get=OWN),
     "/certificates/<short_id>/qr": Access(get=OWN),
     "/certificates/<short_id>/qr.png": Access(get=OWN),
+    "/certificates/export": Access(
+        post=who(LOGIN, OK, DENIED, DENIED, DENIED, DENIED),
+        note="makes a zip of her certificates (inline); 404 for someone who holds none",
+    ),
+    "/certificates/exports/<int:export_id>/<name>": Access(
+        get=who(LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED),
+        params={"export_id": "number", "name": "filename"},
+        note="no such export in the demo; a real one: only the worker who asked for it",
+    ),
     "/certificates/passport.json": Access(
         get=who(LOGIN, OK, DENIED, DENIED, DENIED, DENIED),
         note="her own certificates; 404 for someone who holds none yet (the demo's staff)",
@@ -185,7 +194,16 @@ RULES: dict[str, Access] = {
         get=MANAGERS, needs=("record_evidence",), note="only records with an uploaded file"
     ),
     "/manage/<slug>/ascwds.csv": Access(get=MANAGERS),
-    "/manage/<slug>/evidence-pack": Access(post=MANAGERS),
+    "/manage/<slug>/evidence-pack": Access(
+        get=MANAGERS, post=MANAGERS, note="the POST makes a pack (inline) and redirects (303)"
+    ),
+    # The demo has no exports: these URLs name none, so everyone gets 404 (or the login page).
+    # Who may download a real one: tests/lms/test_exports.py.
+    "/manage/<slug>/evidence-pack/<int:export_id>/<name>": Access(
+        get=who(LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED),
+        params={"export_id": "number", "name": "filename"},
+        note="no such export in the demo; real ones: the organisation's managers only",
+    ),
     "/manage/<slug>/job-roles": Access(get=MANAGERS, post=MANAGERS),
     "/manage/<slug>/job-roles/<int:role_id>": Access(get=MANAGERS, post=MANAGERS),
     "/manage/<slug>/job-roles/<int:role_id>/requirements/<int:req_id>": Access(

@@ -48,7 +48,7 @@ def test_render_gives_pdf_and_csv_with_the_stamp(demo: dict[str, str]) -> None:
 
 @pytest.fixture
 def csrf_app(tmp_path: Path) -> Iterator[Flask]:
-    yield from make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    yield from make_app(tmp_path, WTF_CSRF_ENABLED=True, EXPORTS_DIR=str(tmp_path / "exports"))
 
 
 def test_button_makes_the_pack_then_the_page_offers_it(csrf_app: Flask) -> None:

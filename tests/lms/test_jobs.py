@@ -123,7 +123,10 @@ def test_batch_skips_external_training_and_missing_ids(app: Flask, catalogue: No
     assert _issued(external) == 0
 
 
-def test_pdf_export_writes_a_zip_of_certificates(app: Flask, catalogue: None) -> None:
+def test_pdf_export_writes_a_zip_of_certificates(
+    app: Flask, catalogue: None, tmp_path: Path
+) -> None:
+    app.config["EXPORTS_DIR"] = str(tmp_path / "exports")
     jobs.enqueue("issuance.batch", completion_ids=_completions(1))
     _, learner = _world()
     # Called the command line's way (no export_id): it makes its own Export row.
@@ -138,7 +141,7 @@ def test_pdf_export_writes_a_zip_of_certificates(app: Flask, catalogue: None) ->
         "files": [f"certificates-amira-o-x-{day}-{export.id}.zip"],
     }
     assert export.files == result["files"]
-    path = Path(app.instance_path) / "exports" / result["files"][0]
+    path = tmp_path / "exports" / result["files"][0]
     with zipfile.ZipFile(path) as archive:
         names = sorted(archive.namelist())
         assert "passport.json" in names and len(names) == 3
@@ -172,7 +175,10 @@ def test_cli_enqueue_inline_and_bad_arguments(runner: FlaskCliRunner, catalogue:
 @pytest.fixture
 def rq_app(tmp_path: Path) -> Iterator[Flask]:
     queue_name = f"test-{os.getpid()}"
-    for app in make_app(tmp_path, REDIS_URL=REDIS_URL, JOBS_QUEUE=queue_name):
+    exports_dir = str(tmp_path / "exports")
+    for app in make_app(
+        tmp_path, REDIS_URL=REDIS_URL, JOBS_QUEUE=queue_name, EXPORTS_DIR=exports_dir
+    ):
         q = jobs.queue(app)
         _forget(q)
         yield app
@@ -257,8 +263,12 @@ def test_a_job_abandoned_by_a_dead_worker_is_retried_without_duplicates(
     assert _issued(ids) == 5
 
 
-def test_reminders_and_evidence_pack_jobs_run_inline(app: Flask, catalogue: None) -> None:
+def test_reminders_and_evidence_pack_jobs_run_inline(
+    app: Flask, catalogue: None, tmp_path: Path
+) -> None:
     from lms.mail import MemoryMailer
+
+    app.config["EXPORTS_DIR"] = str(tmp_path / "exports")
 
     org, learner = _world()
     app.extensions["mailer"] = MemoryMailer()
@@ -266,7 +276,7 @@ def test_reminders_and_evidence_pack_jobs_run_inline(app: Flask, catalogue: None
     assert report["emails_sent"] == 0 and report["errors"] == []
     result = jobs.enqueue("evidence_pack.render", org_id=org.id, produced_by_id=learner.id).result
     pdf, csv_name = result["files"]
-    folder = Path(app.instance_path) / "exports"
+    folder = tmp_path / "exports"
     assert (folder / pdf).read_bytes().startswith(b"%PDF-")
     assert csv_name.endswith(".csv") and (folder / csv_name).stat().st_size > 0
     export = db.session.get(Export, result["export_id"])
