@@ -1,6 +1,8 @@
 """Interface languages. Lessons are in English; the interface around them is translatable.
 
-The learner chooses a language (kept in the session); otherwise the browser's preference wins.
+The learner chooses a language: it is kept in the session and, once logged in, on their account
+(`User.locale`), so it follows them to a new phone at the next log-in and the e-mails we send
+them (reminders, invitations) are written in it. Otherwise the browser's preference wins.
 Hindi is the first second language shipped: many international recruits to English care come
 from India. Add a language with `pybabel init -i lms/translations/messages.pot -d
 lms/translations -l CODE`, translate the .po file, and list it here.
@@ -15,11 +17,13 @@ from typing import Any
 from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale, get_translations, refresh
+from flask_login import current_user
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Macro
 from markupsafe import Markup
 
+from .extensions import db
 from .security import safe_next
 
 LANGUAGES = {"en": "English", "hi": "हिन्दी (Hindi)"}
@@ -38,10 +42,29 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT) or DEFAULT
 
 
+def language_of(user: Any) -> str:
+    """The language to write to this person in: the one they chose, or English."""
+    chosen = getattr(user, "locale", None)
+    return chosen if chosen in LANGUAGES else DEFAULT
+
+
+def follow_person(user: Any) -> None:
+    """At log-in: a language chosen before logging in is kept on the account; with none chosen
+    on this device, the account's language comes back. (The caller commits.)"""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        user.locale = chosen
+    elif getattr(user, "locale", None) in LANGUAGES:
+        session["lang"] = user.locale
+
+
 @bp.route("/language/<code>")
 def choose(code: str) -> ResponseReturnValue:
     if code in LANGUAGES:
         session["lang"] = code
+        if current_user.is_authenticated and current_user.locale != code:
+            current_user.locale = code
+            db.session.commit()
     return redirect(safe_next(request.args.get("next"), url_for("learn.home")))
 
 

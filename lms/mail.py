@@ -65,8 +65,11 @@ def compose(
     items: Sequence[str] = (),
     link: Link | None = None,
     after: Sequence[str] = (),
+    lang: str = "en",
 ) -> Message:
     """A message from plain paragraphs, an optional bullet list and an optional link.
+
+    `lang` is the language it is written in (the HTML part says so, for screen readers).
 
     The HTML alternative escapes everything it is given: names and module titles come from
     users and files.
@@ -86,7 +89,7 @@ def compose(
         html_parts.append(f'<p><a href="{escape(link.url)}">{escape(link.label)}</a></p>')
     html_parts.extend(f"<p>{escape(p)}</p>" for p in after)
     html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
         f"<title>{escape(subject)}</title></head>"
         '<body style="font-family:Arial,sans-serif;font-size:16px;line-height:1.5">'
         + "".join(html_parts)

@@ -77,6 +77,9 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The interface language the person last chose (lms.i18n.LANGUAGES), for pages on a new
+    # device and for the e-mails we send them; None: their browser's preference, or English.
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

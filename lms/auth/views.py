@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..accounts import AccountLocked, authenticate
 from ..errors import BadCredentials
 from ..extensions import db, limiter
+from ..i18n import follow_person
 from ..security import safe_next
 from . import models  # noqa: F401  (the login_throttles table, for create_all)
 from .forms import LoginForm
@@ -44,7 +45,8 @@ def login() -> ResponseReturnValue:
             form.password.errors = [err.message]
             status = 429
         else:
-            db.session.commit()  # a rehashed password, if any
+            follow_person(user)  # their language, kept on the account
+            db.session.commit()  # with a rehashed password, if any
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from .. import accounts, audit
 from ..errors import ServiceError
+from ..i18n import language_of
 from ..mail import Link, Mailer, MailError, Message, compose, kept_open
 from ..models import Organisation, User
 from .importer import INVITED_HASH_PREFIX
@@ -134,19 +136,21 @@ class InviteReport:
 
 
 def invitation_message(user: User, org: Organisation, url: str) -> Message:
-    return compose(
-        user.email,
-        f"{org.name}: set your CareCred password",
-        [
-            f"Hello {user.name},",
-            f"{org.name} uses CareCred for your training. Your account is ready.",
-            "Open the link below and choose a password. The link works once and for 7 days.",
-        ],
-        link=Link("Set your password", url),
-        after=[
-            "If you do not work for " + org.name + ", you can ignore this e-mail.",
-        ],
-    )
+    """The set-password e-mail, in the language chosen for the person (or English)."""
+    lang = language_of(user)
+    with force_locale(lang):
+        return compose(
+            user.email,
+            _("%(org)s: set your CareCred password", org=org.name),
+            [
+                _("Hello %(name)s,", name=user.name),
+                _("%(org)s uses CareCred for your training. Your account is ready.", org=org.name),
+                _("Open the link below and choose a password. The link works once and for 7 days."),
+            ],
+            link=Link(_("Set your password"), url),
+            after=[_("If you do not work for %(org)s, you can ignore this e-mail.", org=org.name)],
+            lang=lang,
+        )
 
 
 def send_invitations(

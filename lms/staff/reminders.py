@@ -47,6 +47,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from babel.dates import format_date
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -54,6 +57,7 @@ from sqlalchemy.orm import Session
 from courses.recert import Status
 
 from ..compliance import STATUS_LABELS, Matrix, org_compliance
+from ..i18n import language_of
 from ..mail import Link, Mailer, MailError, Message, compose, kept_open
 from ..models import Employment, Membership, Organisation, Role, User
 from .invitations import is_invited
@@ -108,10 +112,11 @@ class Report:
         self.errors.extend(other.errors)
 
 
-def day_text(moment: datetime | None) -> str:
+def day_text(moment: datetime | None, lang: str = "en") -> str:
+    """A day as people write it ("5 March 2027"), in the language given."""
     if moment is None:
         return ""
-    return f"{moment.day} {moment:%B %Y}"
+    return format_date(moment.date(), "d MMMM y", locale=lang)
 
 
 def iso_week(now: datetime) -> str:
@@ -343,33 +348,58 @@ def _claim_all(
 
 
 def worker_message(user: User, org: Organisation, items: list[Due], base_url: str) -> Message:
-    lines = []
-    for due in items:
-        if due.kind is ReminderKind.EXPIRING:
-            lines.append(
-                f"{due.module_title}: runs out on {day_text(due.expires_at)}. "
-                "Please do it again before then."
-            )
-        elif due.kind is ReminderKind.MISSING:
-            lines.append(f"{due.module_title}: you have not done this yet. Please do it soon.")
-        else:
-            lines.append(
-                f"{due.module_title}: ran out on {day_text(due.expires_at)}. "
-                "Please do it again now."
-            )
-    expired = any(d.kind is ReminderKind.EXPIRED for d in items)
-    subject = f"{org.name}: your training has run out" if expired else f"{org.name}: training to do"
-    paragraphs = [f"Hello {user.name},", "This training is needed for your job:"]
-    after = ["Your manager has been told about training that has run out."] if expired else []
-    after.append("If you have already done it somewhere else, tell your manager.")
-    return compose(
-        user.email,
-        subject,
-        paragraphs,
-        items=lines,
-        link=Link("Open CareCred", base_url.rstrip("/") + "/") if base_url else None,
-        after=after,
-    )
+    """The worker's reminder, in the language they chose (module titles stay as written)."""
+    lang = language_of(user)
+    with force_locale(lang):
+        lines = []
+        for due in items:
+            day = day_text(due.expires_at, lang)
+            if due.kind is ReminderKind.EXPIRING:
+                lines.append(
+                    _(
+                        "%(title)s: runs out on %(day)s. Please do it again before then.",
+                        title=due.module_title,
+                        day=day,
+                    )
+                )
+            elif due.kind is ReminderKind.MISSING:
+                lines.append(
+                    _(
+                        "%(title)s: you have not done this yet. Please do it soon.",
+                        title=due.module_title,
+                    )
+                )
+            else:
+                lines.append(
+                    _(
+                        "%(title)s: ran out on %(day)s. Please do it again now.",
+                        title=due.module_title,
+                        day=day,
+                    )
+                )
+        expired = any(d.kind is ReminderKind.EXPIRED for d in items)
+        subject = (
+            _("%(org)s: your training has run out", org=org.name)
+            if expired
+            else _("%(org)s: training to do", org=org.name)
+        )
+        paragraphs = [
+            _("Hello %(name)s,", name=user.name),
+            _("This training is needed for your job:"),
+        ]
+        after = (
+            [_("Your manager has been told about training that has run out.")] if expired else []
+        )
+        after.append(_("If you have already done it somewhere else, tell your manager."))
+        return compose(
+            user.email,
+            subject,
+            paragraphs,
+            items=lines,
+            link=Link(_("Open CareCred"), base_url.rstrip("/") + "/") if base_url else None,
+            after=after,
+            lang=lang,
+        )
 
 
 def escalation_message(

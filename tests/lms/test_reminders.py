@@ -185,6 +185,28 @@ def test_expiring_marks_at_90_60_30_days_each_sent_once(world: World, sink: Sink
     assert rows == [("expiring", 90, "sent"), ("expiring", 60, "sent"), ("expiring", 30, "sent")]
 
 
+def test_a_worker_who_chose_hindi_is_reminded_in_hindi(world: World, sink: Sink) -> None:
+    """Her language is kept on her account (lms.i18n): the e-mail is written in it; the module's
+    title stays as written (lessons are in English); the others' e-mails stay in English."""
+    amira = amira_with_fire_expiring(world)
+    amira.locale = "hi"
+    ben = world.worker("ben@example.com", "Ben Carter")
+    world.completed(ben, "FIRE-01", EXPIRY)
+    world.completed(ben, "IPC-01", EXPIRY + timedelta(days=200))
+    db.session.commit()
+    assert world.run(EXPIRY - timedelta(days=90)).emails_sent == 2
+    [hindi] = sink.to(amira.email)
+    assert hindi.subject == "Oakview Care: करने के लिए प्रशिक्षण"
+    body = hindi.text()
+    assert "नमस्ते Amira Okafor," in body
+    assert "14 जून 2027 को समाप्त हो रहा है" in body  # the date in Hindi too
+    assert "Fire safety" in body and "runs out" not in body
+    assert 'lang="hi"' in hindi.html()
+    [english] = sink.to(ben.email)
+    assert english.subject == "Oakview Care: training to do"
+    assert "runs out on 14 June 2027" in english.text() and 'lang="en"' in english.html()
+
+
 def test_expired_tells_the_worker_and_escalates_to_managers_once(world: World, sink: Sink) -> None:
     amira = amira_with_fire_expiring(world)
     ben = world.worker("ben@example.com", "Ben Carter")
