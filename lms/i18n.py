@@ -54,8 +54,16 @@ def follow_person(user: Any) -> None:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         user.locale = chosen
-    elif getattr(user, "locale", None) in LANGUAGES:
+    else:
+        speak_to(user)
+
+
+def speak_to(user: Any) -> None:
+    """Show this request's pages in the person's language, unless this device chose one (e.g.
+    the set-password page opened from an invitation, for someone not yet logged in)."""
+    if session.get("lang") not in LANGUAGES and getattr(user, "locale", None) in LANGUAGES:
         session["lang"] = user.locale
+        refresh()
 
 
 @bp.route("/language/<code>")

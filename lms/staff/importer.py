@@ -62,7 +62,7 @@ LATEST_START_AHEAD = timedelta(days=366)
 INVITED_HASH_PREFIX = "!invited:"
 
 REQUIRED_COLUMNS = ("name", "email", "job_role", "start_date")
-OPTIONAL_COLUMNS = ("site", "worker_id")
+OPTIONAL_COLUMNS = ("site", "worker_id", "language")
 COLUMN_LABELS = {
     "name": "name",
     "email": "email",
@@ -70,6 +70,7 @@ COLUMN_LABELS = {
     "site": "site",
     "start_date": "start_date",
     "worker_id": "worker_id",
+    "language": "language",
 }
 # Header spellings people use, after lower-casing and turning spaces/dashes into "_".
 HEADER_ALIASES = {
@@ -89,8 +90,27 @@ HEADER_ALIASES = {
     "worker_id": "worker_id",
     "uniqueworkerid": "worker_id",
     "unique_worker_id": "worker_id",
+    "language": "language",
+    "preferred_language": "language",
+    "lang": "language",
 }
-MAX_LENGTHS = {"name": 120, "email": 254, "job_role": 120, "site": 120, "worker_id": 50}
+# The languages we write e-mails in (lms.i18n.LANGUAGES), as people may spell them.
+LANGUAGE_NAMES = {
+    "en": "en",
+    "english": "en",
+    "hi": "hi",
+    "hindi": "hi",
+    "हिन्दी": "hi",
+    "हिंदी": "hi",
+}
+MAX_LENGTHS = {
+    "name": 120,
+    "email": 254,
+    "job_role": 120,
+    "site": 120,
+    "worker_id": 50,
+    "language": 40,
+}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 WORKER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]*$")
 
@@ -124,6 +144,8 @@ class Row:
     start_date: date | None
     worker_id: str
     start_date_text: str = ""
+    language: str = ""  # as written in the file
+    locale: str | None = None  # what it means (LANGUAGE_NAMES); None: not given
     # Filled by check_rows:
     job_role_id: int | None = None
     site_id: int | None = None
@@ -347,6 +369,7 @@ def parse_csv(data: bytes, today: date) -> ParsedFile:
             start_date=None,
             worker_id=cells.get("worker_id", ""),
             start_date_text=cells["start_date"],
+            language=cells.get("language", ""),
         )
         parsed.rows.append(row)
         extra = [c for c in record[width:] if c.strip()]
@@ -358,8 +381,19 @@ def parse_csv(data: bytes, today: date) -> ParsedFile:
                     number,
                 )
             )
-        for column in ("name", "email", "job_role", "site", "worker_id"):
+        for column in ("name", "email", "job_role", "site", "worker_id", "language"):
             _check_cell(row, column, getattr(row, column))
+        if row.language:
+            row.locale = LANGUAGE_NAMES.get(row.language.casefold())
+            if row.locale is None:
+                row.errors.append(
+                    Issue(
+                        f"'{row.language[:40]}' is not a language we can write to them in. "
+                        "Use English or Hindi, or leave it blank (English).",
+                        number,
+                        "language",
+                    )
+                )
 
         if not row.name:
             row.errors.append(Issue("Enter the person's name.", number, "name"))
@@ -671,6 +705,7 @@ def import_batch(
             password_hash=INVITED_HASH_PREFIX + secrets.token_urlsafe(32),
             active=False,
             created_at=now,
+            locale=row.locale,  # their invitation and reminders are written in it
         )
         for row in rows
         if row.email not in existing

@@ -34,6 +34,7 @@ from ..accounts import PasswordRejected
 from ..authz import managed_organisation
 from ..errors import NotFound
 from ..extensions import db, limiter
+from ..i18n import follow_person, speak_to
 from ..mail import mailer_for
 from ..models import Employment, JobRole, Organisation, Site, User
 from . import importer, invitations
@@ -239,6 +240,7 @@ def invite(slug: str, user_id: int) -> ResponseReturnValue:
 def set_password(token: str) -> ResponseReturnValue:
     now = _now()
     user = invitations.user_for_token(db.session, token, current_app.config["SECRET_KEY"], now)
+    speak_to(user)  # in the language the manager gave for them, if any
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -254,6 +256,7 @@ def set_password(token: str) -> ResponseReturnValue:
             db.session.rollback()
             form.password.errors = list(rejected.problems)
         else:
+            follow_person(user)  # a language chosen on this page is kept
             db.session.commit()
             login_user(user)
             flash(_("Your password is set. Welcome to CareCred."))

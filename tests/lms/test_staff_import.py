@@ -470,6 +470,44 @@ def test_preview_then_confirm_imports_everyone_and_invites_new_people(
     assert Auth(fresh).login("amira@example.com", "three random words").status_code == 302
 
 
+def test_the_language_column_sets_the_invitation_language(
+    manager: FlaskClient, sink: Sink, mail_app: Flask
+) -> None:
+    data = (
+        "name,email,job_role,site,start_date,Preferred language\n"
+        "Amira Okafor,amira@example.com,Care worker,Main house,03/02/2025,Hindi\n"
+        "Ben Carter,ben@example.com,Senior care worker,Garden lodge,2024-11-20,\n"
+    )
+    assert confirm(manager, batch_token(upload(manager, data))).status_code == 302
+    amira = db.session.scalar(select(User).where(User.email == "amira@example.com"))
+    ben = db.session.scalar(select(User).where(User.email == "ben@example.com"))
+    assert amira is not None and ben is not None
+    assert (amira.locale, ben.locale) == ("hi", None)
+    [hindi] = sink.to("amira@example.com")
+    assert hindi.subject == "Oakview Care: अपना CareCred पासवर्ड बनाइए"
+    assert "नमस्ते Amira Okafor," in hindi.text()
+    [english] = sink.to("ben@example.com")
+    assert english.subject == "Oakview Care: set your CareCred password"
+    # The set-password page opens in her language on any device, and she can still change it.
+    link = re.search(r"https://lms\.example\.test(/auth/set-password/\S+)", hindi.text())
+    assert link, hindi.text()
+    page = mail_app.test_client().get(link.group(1))
+    assert '<html lang="hi">' in page.get_data(as_text=True)
+
+
+def test_an_unknown_language_is_named() -> None:
+    parsed = parse(
+        "name,email,job_role,start_date,language\n"
+        "Amira Okafor,amira@example.com,Care worker,03/02/2025,Klingon\n"
+        "Ben Carter,ben@example.com,Care worker,03/02/2025,EN\n"
+    )
+    assert messages(parsed) == [
+        "Row 2, language: 'Klingon' is not a language we can write to them in. "
+        "Use English or Hindi, or leave it blank (English)."
+    ]
+    assert [r.locale for r in parsed.rows] == [None, "en"]
+
+
 def test_any_row_error_means_nothing_is_imported(manager: FlaskClient, sink: Sink) -> None:
     text = GOOD + "Cara Diaz,cara@example.com,Cook,Main house,03/02/2025\n"
     token = batch_token(upload(manager, text))
