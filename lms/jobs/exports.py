@@ -224,14 +224,21 @@ def result(export: Export) -> dict[str, Any]:
 
 def run(export_id: int, make: Callable[[Session, Export, datetime], Made]) -> dict[str, Any]:
     """The body of an export job: running, make the files, done (or failed, then raise)."""
-    with job_session() as session:
-        export = session.get(Export, export_id)
-        if export is None:  # pruned while it waited: nothing to do, nothing to retry
-            log.warning("export %s no longer exists; job skipped", export_id)
-            return {"export_id": export_id, "status": "gone", "files": []}
-        if export.status == ExportStatus.DONE.value:
-            return result(export)
-        export.status, export.error, export.finished_at = ExportStatus.RUNNING.value, None, None
+    try:
+        with job_session() as session:
+            export = session.get(Export, export_id)
+            if export is None:  # pruned while it waited: nothing to do, nothing to retry
+                log.warning("export %s no longer exists; job skipped", export_id)
+                return {"export_id": export_id, "status": "gone", "files": []}
+            if export.status == ExportStatus.DONE.value:
+                return result(export)
+            export.status, export.error = ExportStatus.RUNNING.value, None
+            export.finished_at = None
+    except IntegrityError:
+        # Given up as too slow, and a newer one of the same kind is already waiting or being
+        # made (the one-at-a-time index): leave this one failed; the newer one will do.
+        log.warning("export %s was replaced by a newer one; job skipped", export_id)
+        return {"export_id": export_id, "status": "replaced", "files": []}
     try:
         now = _now()
         with job_session() as session:

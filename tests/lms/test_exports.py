@@ -465,3 +465,17 @@ def test_the_job_names_a_missing_user_clearly(app: Flask, tmp_path: Path) -> Non
         jobs.enqueue("evidence_pack.render", org_id=1, produced_by_id=424242)
     assert db.session.scalar(select(func.count(Export.id))) == 0
     assert db.session.scalar(select(func.count(User.id))) == 0
+
+
+def test_a_job_given_up_as_too_slow_does_not_fight_its_replacement(
+    app: Flask, world: World
+) -> None:
+    """The old job finally runs after a newer request replaced it: it leaves the newer alone."""
+    slow = row(world, "failed", ago=timedelta(hours=5), error=exports.TOO_LONG)
+    newer = row(world, "queued")
+    result = jobs.enqueue("evidence_pack.render", export_id=slow.id).result
+    assert result == {"export_id": slow.id, "status": "replaced", "files": []}
+    db.session.expire_all()
+    assert db.session.get_one(Export, slow.id).status == "failed"
+    assert db.session.get_one(Export, newer.id).status == "queued"
+    assert audited("evidence_pack.produced") == 0
