@@ -14,7 +14,11 @@ Run::
 The load comes from `wrk` when it is installed (apt-get install wrk), else from a small
 threaded Python client (keep-alive connections); the generator is named in the result, since
 on a 2-CPU machine it competes with the server for the CPUs. Every response must be 200 for the
-figure to count. Only 127.0.0.1 ports 5790-5791 are used; the servers are stopped afterwards.
+figure to count. Only 127.0.0.1 ports 5790-5792 are used; the servers are stopped afterwards.
+
+``--floor`` also measures bench/floor_app.py (a signed session, one SQLite look-up and a page
+of the same size, nothing else) under the same settings: how close any logged-in page can get
+to the bare figure on this machine. It is printed, not written to results.json.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 HOST = "127.0.0.1"
 APP_PORT = 5790
 HELLO_PORT = 5791
+FLOOR_PORT = 5792
 LEARNER = "bench-learner@example.com"
 PASSWORD = "bench learner password 2026"  # noqa: S105  (a throwaway bench database)
 LESSON = "/learn/DIG-01/lessons/1"
@@ -217,6 +222,34 @@ def drive_python(
     }
 
 
+def floor(seconds: int = 10, connections: int = 16, rounds: int = 3) -> dict[str, float]:
+    """bench/floor_app.py next to the bare hello app, interleaved, best of each."""
+    drive = drive_wrk if shutil.which("wrk") else drive_python
+    with tempfile.TemporaryDirectory(prefix="carecred-floor-") as tmp:
+        env = {"FLOOR_DB": str(Path(tmp) / "floor.sqlite3")}
+        page = start_gunicorn("floor_app:app", FLOOR_PORT, env, ROOT / "bench")
+        hello = start_gunicorn("hello_app:app", HELLO_PORT, {}, ROOT / "bench")
+        try:
+            conn = http.client.HTTPConnection(HOST, FLOOR_PORT, timeout=10)
+            conn.request("GET", "/")
+            answer = conn.getresponse()
+            answer.read()
+            cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
+            drive(FLOOR_PORT, "/lesson", cookie, 2, connections)
+            best = {"floor": 0.0, "hello": 0.0}
+            for _ in range(rounds):
+                got = drive(FLOOR_PORT, "/lesson", cookie, seconds, connections)
+                base = drive(HELLO_PORT, "/", None, seconds, connections)
+                if got["errors"] or base["errors"]:
+                    raise RuntimeError(f"non-200 responses: floor {got}, hello {base}")
+                best["floor"] = max(best["floor"], got["rps"])
+                best["hello"] = max(best["hello"], base["rps"])
+        finally:
+            stop(page)
+            stop(hello)
+    return {**best, "ratio": round(best["floor"] / best["hello"], 3)}
+
+
 def run(seconds: int = 10, connections: int = 16, rounds: int = 3) -> list[dict[str, Any]]:
     drive = drive_wrk if shutil.which("wrk") else drive_python
     with tempfile.TemporaryDirectory(prefix="carecred-bench-") as tmp:
@@ -262,8 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--floor", action="store_true", help="also measure bench/floor_app.py")
     args = parser.parse_args(argv)
     print(json.dumps(run(args.seconds, args.connections, args.rounds), indent=2))
+    if args.floor:
+        print(json.dumps({"floor": floor(args.seconds, args.connections, args.rounds)}))
     return 0
 
 
