@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -550,11 +551,21 @@ ASCWDS_COLUMNS = (
     "EXPIRYDATE",
     "NOTES",
 )
-# Lengths we keep to (the ASC-WDS bulk-upload validator was not reachable from here; these are
-# our own conservative limits: TRAININGNAME as our module titles, the rest generous).
+# What ASC-WDS's training bulk-upload validator checks (the public ASC-WDS code,
+# NMDSdevopsServiceAdm/SopraSteria-SFC: lambdas/bulkUpload/classes/trainingCSVValidator.js and
+# its tests, and backend/server/routes/establishments/bulkUpload/download/trainingCSV.js, which
+# writes these same 12 columns in this order):
+# - LOCALESTID and UNIQUEWORKERID are required, at most 50 characters (our columns hold 50);
+# - TRAININGNAME at most 120, NOTES at most 1,000 characters;
+# - DATECOMPLETED is DD/MM/YYYY and not in the future; EXPIRYDATE is after it;
+# - VALIDITY is "none" or 1 to 999 months, and EXPIRYDATE should be DATECOMPLETED plus VALIDITY
+#   months less one day (else a warning): EXPIRYDATE is the last day the training is valid;
+# - PROVIDERNAME is read only when WHODELIVERED is 2 (external); otherwise it is a warning.
+#   Its length is not checked there; we keep provider names to 120 characters.
 TRAININGNAME_MAX = 120
-PROVIDERNAME_MAX = 200
+PROVIDERNAME_MAX = 120
 NOTES_MAX = 1000
+UK = ZoneInfo("Europe/London")
 
 
 def clean_text(value: str | None, limit: int) -> str:
@@ -568,7 +579,21 @@ def clean_text(value: str | None, limit: int) -> str:
 
 
 def uk_date(value: datetime | date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value is not None else ""
+    """DD/MM/YYYY; a moment is dated as it was in the UK (23:30 UTC in June is the next day)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(UK).date() if value.tzinfo else value.date()
+    return value.strftime("%d/%m/%Y")
+
+
+def last_valid_day(expires_at: datetime | None) -> date | None:
+    """ASC-WDS's EXPIRYDATE: the last UK day on which the training is still valid, i.e. the
+    day before the one it runs out on (completed 21/04/2024, 24 months: 20/04/2026)."""
+    if expires_at is None:
+        return None
+    when = expires_at.astimezone(UK) if expires_at.tzinfo else expires_at
+    return when.date() - timedelta(days=1)
 
 
 def accredited_code(value: bool | None) -> str:
@@ -650,24 +675,21 @@ def ascwds_rows(session: Session, org_id: int, now: datetime | None = None) -> l
                 warnings.append(f"{module.code}: no ASC-WDS code for {module.ascwds_category!r}")
             if not estid:
                 warnings.append("no ASC-WDS workplace id (LOCALESTID) for this site")
-            provider = completion.provider_name
-            if not provider and completion.source in (
-                CompletionSource.COURSE.value,
-                CompletionSource.AWARD.value,
-            ):
-                provider = org.name
+            who = who_delivered(completion)
+            # ASC-WDS reads a provider only for external training (in-house: a warning).
+            provider = completion.provider_name if who == "2" else None
             values = (
                 estid,
                 worker.worker_ref,
                 str(category) if category is not None else "",
                 clean_text(module.title, TRAININGNAME_MAX),
                 accredited_code(completion.accredited),
-                who_delivered(completion),
+                who,
                 clean_text(provider, PROVIDERNAME_MAX),
                 how_delivered(completion),
                 str(policy.refresh_months) if policy.expires else "none",
                 uk_date(completion.completed_at),
-                uk_date(expiry.get(completion.id)),
+                uk_date(last_valid_day(expiry.get(completion.id))),
                 clean_text(completion.notes, NOTES_MAX),
             )
             rows.append(AscwdsRow(values, tuple(warnings)))
