@@ -13,6 +13,11 @@ A standard is "ready" when all its criteria are evidenced; a manager signs ready
 one by one; when all 16 are signed off, a manager awards the certificate: a completion of
 CC-CERT (source "award") and its credential, aligned to all 16 standards.
 
+A worker who brings a Care Certificate from another employer, verified and accepted here
+through lms.transfers (a CC-CERT completion of source "transfer"), holds it: the tracker says
+so, with who awarded it and under which standards, instead of inviting everything again. The
+employer may still observe her practice and award its own.
+
 Every function takes the session and the clock and never commits.
 """
 
@@ -118,6 +123,13 @@ class Tracker:
     standards: tuple[StandardState, ...]
     award: Completion | None
     credential: IssuedCredential | None
+    # A Care Certificate from another employer, verified and accepted here (lms.transfers).
+    held: Completion | None = None
+
+    @property
+    def holds(self) -> Completion | None:
+        """The certificate the worker holds here: our own award, else an accepted transfer."""
+        return self.award or self.held
 
     @property
     def signed(self) -> int:
@@ -206,9 +218,7 @@ def _quiz_evidence(
     evidence either (lms.counting).
     """
     discounted = (
-        select(Completion.id)
-        .where(Completion.attempt_id == QuizAttempt.id, ~counts())
-        .exists()
+        select(Completion.id).where(Completion.attempt_id == QuizAttempt.id, ~counts()).exists()
     )
     rows = session.execute(
         select(CatalogueModule, QuizAttempt.submitted_at)
@@ -325,6 +335,24 @@ def _active_signoffs(
     return {s.standard: s for s in rows}
 
 
+def held_from_elsewhere(session: Session, org_id: int, user_id: int) -> Completion | None:
+    """The newest Care Certificate the worker brought from another employer that this one
+    verified and accepted, and that still counts (any standards version: it says which)."""
+    return session.scalar(
+        select(Completion)
+        .join(CatalogueModule, CatalogueModule.id == Completion.module_id)
+        .where(
+            Completion.user_id == user_id,
+            Completion.org_id == org_id,
+            Completion.source == CompletionSource.TRANSFER.value,
+            CatalogueModule.code == AWARD_MODULE,
+            counts(),
+        )
+        .order_by(Completion.completed_at.desc(), Completion.id.desc())
+        .limit(1)
+    )
+
+
 def award_completion(
     session: Session, org_id: int, user_id: int, version: str = CURRENT_VERSION
 ) -> Completion | None:
@@ -382,7 +410,8 @@ def tracker(
         credential = session.scalar(
             select(IssuedCredential).where(IssuedCredential.completion_id == award.id)
         )
-    return Tracker(org, learner, version, tuple(standards), award, credential)
+    held = held_from_elsewhere(session, org.id, learner.id)
+    return Tracker(org, learner, version, tuple(standards), award, credential, held)
 
 
 # --- sign-off and award -------------------------------------------------------------------
@@ -598,6 +627,7 @@ class ProgressRow:
     evidenced: int
     criteria: int
     awarded: datetime | None
+    held_from: str | None = None  # who awarded a Care Certificate accepted from elsewhere
 
 
 def org_progress(session: Session, org: Organisation, now: datetime) -> list[ProgressRow]:
@@ -612,7 +642,8 @@ def org_progress(session: Session, org: Organisation, now: datetime) -> list[Pro
                 t.ready_to_sign,
                 sum(s.evidenced for s in t.standards),
                 sum(s.total for s in t.standards),
-                t.award.completed_at if t.award else None,
+                t.holds.completed_at if t.holds else None,
+                None if t.award or not t.held else (t.held.provider_name or "another employer"),
             )
         )
     return out

@@ -1135,3 +1135,65 @@ def test_bad_other_email_and_file_plus_text_are_refused(world: World) -> None:
         db.session.rollback()
         assert message in excinfo.value.message
     assert count(TransferReview) == 0
+
+
+def test_an_accepted_care_certificate_is_held_not_started_again(
+    world: World, client: FlaskClient
+) -> None:
+    """Riverside awarded Amira the Care Certificate; Oakview verifies and accepts it. Oakview's
+    tracker then says she holds it (who, which standards), not "0 of 16, start again"."""
+    from lms.carecert import service as carecert
+
+    w = world
+    db.session.add(Requirement(org_id=w.oakview.id, job_role_id=w.role.id, module_code="CC-CERT"))
+    done = NOW - timedelta(days=60)
+    award = Completion(
+        user_id=w.worker.id,
+        org_id=w.riverside.id,
+        module_id=_module("CC-CERT").id,
+        source=CompletionSource.AWARD.value,
+        completed_at=done,
+        care_certificate_version="2025",
+    )
+    db.session.add(award)
+    db.session.flush()
+    issue_for_completion(db.session, w.ctx, award, NOW)
+    db.session.commit()
+    tracker = carecert.tracker(db.session, w.oakview, w.worker, NOW)
+    assert tracker.holds is None  # nothing accepted yet: not held here
+
+    trust_instance(w)
+    review = do_upload(w, status.passport(db.session, w.ctx, w.worker, NOW).encode())
+    [item] = [i for i in review.items if i.acceptable]
+    outcome = service.decide(
+        db.session,
+        w.ctx,
+        w.oakview,
+        w.manager,
+        review_id=review.id,
+        item_id=item.id,
+        accept=True,
+        reason="Checked with Riverside's manager.",
+        now=NOW,
+    )
+    db.session.commit()
+    assert outcome.done, outcome.message
+    tracker = carecert.tracker(db.session, w.oakview, w.worker, NOW)
+    assert tracker.award is None and tracker.held is not None
+    assert tracker.holds is tracker.held
+    assert tracker.held.provider_name == "Riverside Homecare"
+    assert tracker.held.care_certificate_version == "2025"
+    [row] = [r for r in carecert.org_progress(db.session, w.oakview, NOW) if r.learner == w.worker]
+    assert row.awarded is not None and row.held_from == "Riverside Homecare"
+    # Only for the employer that accepted it.
+    assert carecert.held_from_elsewhere(db.session, w.riverside.id, w.worker.id) is None
+
+    login(client, w.manager.email)
+    page = client.get(f"/manage/oakview/care-certificate/{w.worker.id}").get_data(as_text=True)
+    assert "Holds the Care Certificate (2025 standards) from Riverside Homecare" in page
+    listing = client.get("/manage/oakview/care-certificate/").get_data(as_text=True)
+    assert "(held, from Riverside Homecare)" in listing
+    client.post("/auth/logout")
+    login(client, w.worker.email)
+    mine = client.get("/care-certificate/").get_data(as_text=True)
+    assert "You hold the Care Certificate from Riverside Homecare." in mine
