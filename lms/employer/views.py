@@ -74,7 +74,9 @@ def matrix(slug: str) -> ResponseReturnValue:
     m = build_matrix(
         db.session, org.id, now, site_id=site_id, job_role_id=role_id, status=status or None
     )
-    history = service.snapshot_history(db.session, org.id, now.date(), days=365)
+    # Filtered to one site (a CQC location): that site's own figures over time.
+    scope = f"site:{site_id}" if site_id is not None else "org"
+    history = service.snapshot_history(db.session, org.id, now.date(), days=365, scope=scope)
     return render_template(
         "employer/matrix.html",
         org=org,

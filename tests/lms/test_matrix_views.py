@@ -149,3 +149,38 @@ def test_matrix_of_a_fresh_organisation(client: FlaskClient, auth: Auth, app, ca
     assert "Wendy Worker" in page.text and "No figures recorded yet" in page.text
     assert client.post("/manage/fresh/matrix/snapshot").status_code == 302
     assert "<rect" in client.get("/manage/fresh/matrix").text
+
+
+def test_the_chart_follows_the_site_filter(
+    client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    """Each site is a CQC location: filtered to one, the chart shows that site's own figures."""
+    from lms.employer.models import ComplianceSnapshot
+
+    _login(auth, demo, MANAGER)
+    oak = db.session.scalar(select(Organisation).where(Organisation.slug == "oakview"))
+    assert oak is not None
+    beech = db.session.scalar(select(Site).where(Site.org_id == oak.id, Site.name == "Beech Court"))
+    assert beech is not None
+
+    def figures(scope: str) -> list[str]:
+        rows = db.session.scalars(
+            select(ComplianceSnapshot)
+            .where(ComplianceSnapshot.org_id == oak.id, ComplianceSnapshot.scope == scope)
+            .order_by(ComplianceSnapshot.day.desc())
+        )
+        return [f"{s.compliant} of {s.total}" for s in rows]
+
+    def shown(html: str) -> list[str]:
+        table = html.split("The figures as a table", 1)[1].split("</table>", 1)[0]
+        return re.findall(r"<td>(\d+ of \d+)</td>", table)
+
+    site_figures, org_figures = figures(f"site:{beech.id}"), figures("org")
+    assert site_figures and site_figures != org_figures
+    html = client.get(f"/manage/oakview/matrix?site={beech.id}").text
+    assert "Compliance over time: Beech Court" in html
+    assert "Percentage compliant for Beech Court" in html
+    assert shown(html) == site_figures
+    whole = client.get("/manage/oakview/matrix").text
+    assert "Percentage compliant for the whole organisation" in whole
+    assert shown(whole) == org_figures
