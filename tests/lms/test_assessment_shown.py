@@ -95,3 +95,34 @@ def test_the_pdf_is_still_pdf_a_3b_with_both_attachments(observed: IssuedCredent
     assert intents[0].get_object()["/S"] == "/GTS_PDFA1"
     assert set(reader.attachments) == {"credential.jwt", "credential.json"}
     assert reader.attachments["credential.jwt"] == [observed.token.encode()]
+
+
+def test_the_api_returns_the_assessment_as_its_document_says(
+    app: Flask, observed: IssuedCredential
+) -> None:
+    """POST /api/v1/verify (the JSON API's verifier, no token needed) gives the assessment, and
+    the answer keeps to VerificationResult in /api/v1/openapi.json."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from lms.api.views import openapi_document
+
+    with app.test_request_context():
+        document = openapi_document()
+    response = app.test_client().post("/api/v1/verify", json={"credential": observed.token})
+    assert response.status_code == 200, response.text
+    body = response.json
+    assert body is not None and body["valid"] is True
+    [assessment] = body["assessments"]
+    assert assessment["assessor_name"] == "Tom Baker" and assessment["assessed_on"] == "2026-11-29"
+    assert assessment["summary"].startswith("Observed in practice (direct observation): ")
+    registry = Registry().with_resource(
+        "urn:api", Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    schema = {"$ref": "urn:api#/components/schemas/VerificationResult"}
+    errors = list(Draft202012Validator(schema, registry=registry).iter_errors(body))
+    assert errors == []
+    # The document says what an assessment holds: an undeclared shape would be caught.
+    bad = {**body, "assessments": [{"kind": 3}]}
+    assert list(Draft202012Validator(schema, registry=registry).iter_errors(bad))
