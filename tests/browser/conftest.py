@@ -45,14 +45,27 @@ except ImportError:  # pragma: no cover - depends on the machine
 else:
     from playwright.sync_api import sync_playwright
 
-needs_browser = pytest.mark.skipif(
-    CHROMIUM is None or sync_playwright is None,
-    reason="needs Debian's chromium and the playwright package (installed by .ci/run)",
-)
+NO_BROWSER = "needs Debian's chromium and the playwright package (installed by .ci/run)"
+needs_browser = pytest.mark.skipif(CHROMIUM is None or sync_playwright is None, reason=NO_BROWSER)
 needs_sqlite = pytest.mark.skipif(
     bool(PG_URL),
     reason="the live-server tests use their own SQLite file; they run in the SQLite pass",
 )
+
+
+if sync_playwright is None:  # pragma: no cover - depends on the machine
+
+    class _NeedsPlaywright(pytest.Module):
+        """A test module of this folder, skipped with the reason: it imports playwright."""
+
+        def collect(self) -> Any:
+            pytest.skip(NO_BROWSER, allow_module_level=True)
+
+    def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> pytest.Module | None:
+        if module_path.name.startswith("test_"):
+            return _NeedsPlaywright.from_parent(parent, path=module_path)
+        return None
+
 
 PHONE: ViewportSize = {"width": 360, "height": 640}
 # The demo logins (README.md).

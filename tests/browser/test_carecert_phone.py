@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import User
 
-from .conftest import LiveServer, needs_browser, needs_sqlite
-from .test_phone import PHONE, check_phone_layout
+from .conftest import (
+    LEARNER,
+    MANAGER,
+    PHONE,
+    LiveServer,
+    check_axe,
+    log_in,
+    needs_browser,
+    needs_sqlite,
+)
+from .test_phone import check_phone_layout
 
 pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
-
-LEARNER = ("learner@example.com", "oakview-learner-demo-password")
-MANAGER = ("manager@example.com", "oakview-manager-demo-password")
-
-
-def log_in(page: Page, base: str, who: tuple[str, str]) -> None:
-    page.goto(f"{base}/auth/login")
-    page.get_by_label("E-mail address").fill(who[0])
-    page.get_by_label("Password").fill(who[1])
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My learning")).to_be_visible()
-
-
-def check_axe(page: Page, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe  # dev dependency
-
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
 
 
 def test_care_certificate_pages_on_a_phone(live_server: LiveServer, browser: Browser) -> None:

@@ -18,9 +18,8 @@ from lms.extensions import db
 from lms.models import JobRole, Organisation, User
 from tests.conftest import Auth
 
-from .conftest import needs_browser
-from .test_carecert_phone import check_axe
-from .test_phone import PHONE, check_phone_layout
+from .conftest import PHONE, check_axe, needs_browser
+from .test_phone import check_phone_layout
 
 pytestmark = [needs_browser, pytest.mark.slow]
 

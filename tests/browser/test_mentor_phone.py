@@ -9,117 +9,48 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from courses.loader import load_catalogue, read_catalogue
-from lms import create_app
 from lms.assess.models import EvidenceFile, Observation
 from lms.extensions import db
 from lms.models import IssuedCredential
-from tests.conftest import base_config
 
-from .conftest import SCREENSHOTS, LiveServer, needs_browser, needs_sqlite
+from .conftest import (
+    LEARNER,
+    MENTOR,
+    SCREENSHOTS,
+    LiveServer,
+    check_axe,
+    demo_app,
+    log_in,
+    needs_browser,
+    needs_sqlite,
+    new_phone,
+    queue_script,
+    serving,
+)
 from .test_phone import check_phone_layout
 
 pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
 
-PHONE = {"width": 360, "height": 640}
-MENTOR = ("mentor@example.com", "oakview-mentor-demo-password")
-LEARNER = ("learner@example.com", "oakview-learner-demo-password")
-PORTS = range(5200, 5210)  # this suite's own ports
 OBSERVE_LINK = "Observe Amira Okafor, Assisting and moving people"
 QUEUED = "Saved on this phone. It will be sent when you are back online."
-
-READ_QUEUE = """() => new Promise((resolve, reject) => {
-  const open = indexedDB.open('carecred-assess');
-  open.onerror = () => reject(open.error);
-  open.onsuccess = () => {
-    const request = open.result.transaction('queue').objectStore('queue').getAll();
-    request.onsuccess = () => { open.result.close(); resolve(request.result); };
-    request.onerror = () => reject(request.error);
-  };
-})"""
-
-PUT_BACK = """(item) => new Promise((resolve, reject) => {
-  const open = indexedDB.open('carecred-assess');
-  open.onerror = () => reject(open.error);
-  open.onsuccess = () => {
-    const tx = open.result.transaction('queue', 'readwrite');
-    tx.objectStore('queue').put(item);
-    tx.oncomplete = () => { open.result.close(); resolve(true); };
-    tx.onerror = () => reject(tx.error);
-  };
-})"""
+READ_QUEUE = queue_script("carecred-assess", "getAll")
+PUT_BACK = queue_script("carecred-assess", "put")
+QUEUE_SIZE = queue_script("carecred-assess", "count")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    config: dict[str, Any] = {
-        **base_config(tmp_path),
-        "TESTING": False,
-        "WTF_CSRF_ENABLED": True,
-        "RATELIMIT_ENABLED": False,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        "EVIDENCE_DIR": str(tmp_path / "evidence"),
-    }
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-        load_catalogue(db.session, read_catalogue(), datetime.now(UTC))
-        db.session.commit()
-        result = app.test_cli_runner().invoke(args=["demo"])
-        assert result.exit_code == 0, result.output
-    http = None
-    for port in PORTS:
-        try:
-            http = make_server("127.0.0.1", port, app, threaded=True)
-            break
-        except OSError:
-            continue
-    if http is None:  # every port of the range is taken: any free port serves as well
-        http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{http.server_port}", app)
-    finally:
-        http.shutdown()
-        thread.join(timeout=5)
-        with app.app_context():
-            db.engine.dispose()
-
-
-def new_phone(browser: Browser, errors: list[str]) -> BrowserContext:
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
-    )
-    context.on("weberror", lambda e: errors.append(str(e.error)))
-    return context
-
-
-def log_in(page: Page, base: str, who: tuple[str, str]) -> None:
-    page.goto(f"{base}/auth/login")
-    page.get_by_label("E-mail address").fill(who[0])
-    page.get_by_label("Password").fill(who[1])
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My learning")).to_be_visible()
-
-
-def check_axe(page: Page, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe  # dev dependency
-
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
+    with serving(demo_app(tmp_path, EVIDENCE_DIR=str(tmp_path / "evidence"))) as live:
+        yield live
 
 
 def observations(server: LiveServer) -> list[tuple[int, str]]:
@@ -140,7 +71,7 @@ def test_demo_mentor_observes_on_a_phone_with_no_signal(
     server: LiveServer, browser: Browser
 ) -> None:
     errors: list[str] = []
-    phone = new_phone(browser, errors)
+    phone = new_phone(browser, errors, console=False)
     page = phone.new_page()
     base = server.url
     log_in(page, base, MENTOR)
@@ -187,16 +118,7 @@ def test_demo_mentor_observes_on_a_phone_with_no_signal(
     # A lost reply makes the phone send the same observation again: recorded once.
     page.evaluate(PUT_BACK, queued[0])
     page.reload()
-    page.wait_for_function(
-        """() => new Promise((resolve) => {
-          const open = indexedDB.open('carecred-assess');
-          open.onsuccess = () => {
-            const r = open.result.transaction('queue').objectStore('queue').count();
-            r.onsuccess = () => { open.result.close(); resolve(r.result === 0); };
-          };
-        })""",
-        timeout=30_000,
-    )
+    page.wait_for_function(f"async () => (await ({QUEUE_SIZE})()) === 0", timeout=30_000)
     assert observations(server) == recorded
 
     # Evidence needs a signal: a photo of a signed record.
@@ -219,7 +141,7 @@ def test_demo_mentor_observes_on_a_phone_with_no_signal(
     phone.close()
 
     # The worker countersigns on their own phone; the certificate follows.
-    worker = new_phone(browser, errors)
+    worker = new_phone(browser, errors, console=False)
     page = worker.new_page()
     log_in(page, base, LEARNER)
     page.goto(f"{base}/learn/AMP-01")
@@ -229,7 +151,7 @@ def test_demo_mentor_observes_on_a_phone_with_no_signal(
     check_axe(page, "mentor-04-countersign")
     page.get_by_label(re.compile("This is a true account")).check()
     page.get_by_role("button", name="Sign").click()
-    expect(page.get_by_role("heading", name="My certificates")).to_be_visible()
+    expect(page.get_by_role("heading", name="My certificates", exact=True)).to_be_visible()
     with server.app.app_context():
         cred = db.session.scalar(
             select(IssuedCredential).order_by(IssuedCredential.id.desc()).limit(1)

@@ -18,17 +18,23 @@ from lms import learning
 from lms.extensions import db
 from lms.models import QuizAttempt, User
 
-from .conftest import LiveServer, needs_browser, needs_sqlite
-from .test_offline import (
+from .conftest import (
     LEARNER,
-    PHONE,
+    MANAGER,
+    LiveServer,
+    log_in,
+    needs_browser,
+    needs_sqlite,
+    phone_with_no_errors,
+)
+from .test_offline import (
     QUEUED,
     READ_QUEUE,
-    check_axe,
-    log_in,
+    check_page,
+    queued_quiz,
+    ready_for_offline,
     screenshot,
     status,
-    wait_until_offline_ready,
 )
 
 pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
@@ -37,29 +43,11 @@ FIRE = "FIRE-01"
 PROBLEM = "Give each step a different position, or leave them all blank."
 
 
-def _phone(browser: Browser, expected: str | None) -> Iterator[BrowserContext]:
-    """A phone whose pages log no script error (bar an `expected` console message)."""
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
-    )
-    errors: list[str] = []
-    context.on("weberror", lambda e: errors.append(str(e.error)))
-    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield context
-    context.close()
-    assert not [e for e in errors if not (expected and expected in e)], errors
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[BrowserContext]:
-    yield from _phone(browser, None)
-
-
 @pytest.fixture
 def form_phone(browser: Browser) -> Iterator[BrowserContext]:
     """For a form sent with a mistake: its page comes back with status 400, which Chromium
     reports on the console."""
-    yield from _phone(browser, "status of 400 (BAD REQUEST)")
+    yield from phone_with_no_errors(browser, lambda e: "status of 400 (BAD REQUEST)" in e)
 
 
 @dataclass(frozen=True)
@@ -124,7 +112,7 @@ def test_ordering_online_with_the_keyboard(live_server: LiveServer, phone: Brows
     base, app = live_server.url, live_server.app
     questions = ordering_attempt(app, read_lessons=True)
     page = phone.new_page()
-    log_in(page, base)
+    log_in(page, base, LEARNER)
     page.goto(f"{base}/learn/{FIRE}/quiz")
     for q in questions:
         shown = page.eval_on_selector_all(
@@ -135,7 +123,7 @@ def test_ordering_online_with_the_keyboard(live_server: LiveServer, phone: Brows
             f"select[name^='q{q.id}-']", "els => els.map(e => e.getBoundingClientRect().height)"
         )
         assert min(heights) >= 44
-    check_axe(page, "quiz-ordering")
+    check_page(page, "quiz-ordering")
 
     # two steps in first place: nothing is sent, the question says what to do
     first, second = questions
@@ -167,8 +155,7 @@ def test_ordering_offline_from_the_saved_bundle(
     base, app = live_server.url, live_server.app
     questions = ordering_attempt(app, read_lessons=False)
     page = phone.new_page()
-    log_in(page, base)
-    wait_until_offline_ready(page)
+    ready_for_offline(page, base)
     with app.app_context():
         lessons = len(learning.current_module(db.session, FIRE).lessons)
 
@@ -181,13 +168,13 @@ def test_ordering_offline_from_the_saved_bundle(
     expect(status(page)).to_contain_text("Offline")
     for q in questions:
         expect(page.locator(f"#q{q.id} select")).to_have_count(len(q.options))
-    check_axe(page, "quiz-ordering-offline")
+    check_page(page, "quiz-ordering-offline")
     first, second = questions
     place(page, first, list(first.correct))
     # the second is left untouched (all blank): allowed, it simply scores nothing
     page.get_by_role("button", name="Send my answers").click()
     expect(page.get_by_text(QUEUED)).to_be_visible()
-    [quiz] = [i for i in page.evaluate(READ_QUEUE) if i["kind"] == "quiz"]
+    quiz = queued_quiz(page)
     assert quiz["answers"] == {
         f"q{first.id}-{step}": [str(n)] for n, step in enumerate(first.correct, start=1)
     }
@@ -222,17 +209,14 @@ def test_the_quiz_reset_page_on_a_phone(
             )
         db.session.commit()
     page = form_phone.new_page()
-    page.goto(f"{base}/auth/login")
-    page.get_by_label("E-mail address").fill("manager@example.com")
-    page.get_by_label("Password").fill("oakview-manager-demo-password")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base, MANAGER, heading=None)
     page.goto(f"{base}/manage/oakview/quiz-resets")
     expect(page.get_by_role("heading", name="Amira Okafor")).to_be_visible()
-    check_axe(page, "manage-quiz-resets")
+    check_page(page, "manage-quiz-resets")
     button = page.get_by_role("button", name="Let Amira Okafor try now")
     button.click()  # no reason yet
     expect(page.get_by_role("alert")).to_contain_text("Give a reason")
-    check_axe(page, "manage-quiz-resets-error")
+    check_page(page, "manage-quiz-resets-error")
     page.get_by_label("Reason (recorded in the audit trail)").fill("Went through lesson 3 together")
     button.click()
     expect(page.get_by_text("can take the DIG-01 quiz again now")).to_be_visible()

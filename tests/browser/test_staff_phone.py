@@ -2,33 +2,38 @@
 
 A manager uploads a CSV with a bad row (the preview names it, nothing is saved), then a good
 one, confirms, and sees the staff list; the new worker opens the e-mailed link and sets a
-password. Own live server and SMTP server on this suite's ports (5500-5509).
+password. Own live server (any free port) and SMTP server (tests/lms/smtp_server.py).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from lms import create_app
 from lms.accounts import ensure_membership, get_or_create_org, get_or_create_user
 from lms.extensions import db
 from lms.models import Employment, JobRole, Role, Site
-from tests.conftest import PASSWORD, base_config
-from tests.lms.smtp_server import Sink, _free_port, smtp_config, smtp_server
+from tests.conftest import PASSWORD
+from tests.lms.smtp_server import Sink, smtp_config, smtp_server
 
-from .conftest import LiveServer, needs_browser, needs_sqlite
-from .test_carecert_phone import check_axe
-from .test_phone import PHONE, check_phone_layout
+from .conftest import (
+    PHONE,
+    LiveServer,
+    check_axe,
+    live_config,
+    log_in,
+    needs_browser,
+    needs_sqlite,
+    serving,
+)
+from .test_phone import check_phone_layout
 
 pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
 
@@ -53,17 +58,7 @@ def sink() -> Iterator[Sink]:
 
 @pytest.fixture
 def server(tmp_path: Path, sink: Sink) -> Iterator[LiveServer]:
-    port = _free_port()  # after the SMTP server took its own
-    config: dict[str, Any] = {
-        **base_config(tmp_path),
-        **smtp_config(sink),
-        "TESTING": False,
-        "WTF_CSRF_ENABLED": True,
-        "RATELIMIT_ENABLED": False,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        "BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    app = create_app(config)
+    app = create_app(live_config(tmp_path, **smtp_config(sink)))
     with app.app_context():
         db.create_all()
         now = datetime.now(UTC)
@@ -82,16 +77,10 @@ def server(tmp_path: Path, sink: Sink) -> Iterator[LiveServer]:
         for name in ("Main house", "Garden lodge"):
             db.session.add(Site(org_id=org.id, name=name))
         db.session.commit()
-    live = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app)
-    finally:
-        live.shutdown()
-        thread.join(timeout=5)
-        with app.app_context():
-            db.engine.dispose()
+    with serving(app) as live:
+        # the e-mailed links must lead here; no request has been served yet
+        app.config["BASE_URL"] = live.url
+        yield live
 
 
 def upload(page: Page, base: str, text: str, tmp_path: Path) -> None:
@@ -108,10 +97,7 @@ def test_import_staff_and_set_a_password_on_a_phone(
     base = server.url
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
     page = context.new_page()
-    page.goto(f"{base}/auth/login")
-    page.get_by_label("E-mail address").fill(MANAGER[0])
-    page.get_by_label("Password").fill(MANAGER[1])
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base, MANAGER, heading=None)
 
     page.goto(f"{base}/manage/oakview/staff")
     expect(page.get_by_text("No staff yet")).to_be_visible()

@@ -28,8 +28,8 @@ from lms.extensions import db
 from lms.models import IssuedCredential
 
 from . import vectors
-from .conftest import LiveServer, needs_browser, needs_sqlite
-from .test_phone import LEARNER, PHONE, check_phone_layout
+from .conftest import LEARNER, PHONE, LiveServer, log_in, needs_browser, needs_sqlite
+from .test_phone import check_phone_layout
 
 pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
 
@@ -279,10 +279,7 @@ def test_the_demo_learners_certificate_verifies(
     live_server: LiveServer, phone: BrowserContext, tmp_path: Path
 ) -> None:
     page = phone.new_page()
-    page.goto(f"{live_server.url}/auth/login")
-    page.get_by_label("E-mail address").fill(LEARNER[0])
-    page.get_by_label("Password").fill(LEARNER[1])
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, LEARNER)
     page.goto(f"{live_server.url}/certificates/")
     jwt_file = _download(page, "Download credential file")
     pdf_file = _download(page, "Download PDF")
