@@ -36,6 +36,7 @@ ENV_VARS: dict[str, tuple[str, Any]] = {
     "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LMS_SESSION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", _bool),
     "LMS_EVIDENCE_DIR": ("EVIDENCE_DIR", str),
+    "LMS_EXPORTS_DIR": ("EXPORTS_DIR", str),
     # Redis for the job queue (lms/jobs); unset = jobs run inline in the request or command.
     "LMS_REDIS_URL": ("REDIS_URL", str),
     "LMS_JOBS_QUEUE": ("JOBS_QUEUE", str),
@@ -60,6 +61,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
         # Uploaded evidence (observation photos, certificates): outside the web root.
         "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
+        # Evidence packs and certificate zips made by jobs (shared by app servers and workers).
+        "EXPORTS_DIR": str(Path(instance_path) / "exports"),
         # Engine options: see engine_options() (pre-ping is for database servers only).
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "SECRET_KEY": DEV_SECRET_KEY,

@@ -38,6 +38,9 @@ def base_config(tmp_path: Path) -> dict[str, Any]:
         "KEY_ENCRYPTION_KEY": "test-key-encryption-key-0123456789abcdef",
         "BASE_URL": "https://lms.example.test",
         "INSTANCE_NAME": "CareCred test instance",
+        # Files the app writes stay in the test's own folder, never in instance/.
+        "EXPORTS_DIR": str(tmp_path / "exports"),
+        "EVIDENCE_DIR": str(tmp_path / "evidence"),
     }
 
 

@@ -128,9 +128,9 @@ RULES: dict[str, Access] = {
         note="makes a zip of her certificates (inline); 404 for someone who holds none",
     ),
     "/certificates/exports/<int:export_id>/<name>": Access(
-        get=who(LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED),
-        params={"export_id": "number", "name": "filename"},
-        note="no such export in the demo; a real one: only the worker who asked for it",
+        get=OWN,
+        params={"export_id": "zip_id", "name": "zip_file"},
+        note="the learner's own zip: hers alone, not even her managers'",
     ),
     "/certificates/passport.json": Access(
         get=who(LOGIN, OK, DENIED, DENIED, DENIED, DENIED),
@@ -197,12 +197,10 @@ RULES: dict[str, Access] = {
     "/manage/<slug>/evidence-pack": Access(
         get=MANAGERS, post=MANAGERS, note="the POST makes a pack (inline) and redirects (303)"
     ),
-    # The demo has no exports: these URLs name none, so everyone gets 404 (or the login page).
-    # Who may download a real one: tests/lms/test_exports.py.
     "/manage/<slug>/evidence-pack/<int:export_id>/<name>": Access(
-        get=who(LOGIN, DENIED, DENIED, DENIED, DENIED, DENIED),
-        params={"export_id": "number", "name": "filename"},
-        note="no such export in the demo; real ones: the organisation's managers only",
+        get=MANAGERS,
+        params={"export_id": "pack_id", "name": "pack_file"},
+        note="a finished pack of Oakview's (seeded by the test)",
     ),
     "/manage/<slug>/job-roles": Access(get=MANAGERS, post=MANAGERS),
     "/manage/<slug>/job-roles/<int:role_id>": Access(get=MANAGERS, post=MANAGERS),

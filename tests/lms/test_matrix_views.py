@@ -41,6 +41,7 @@ def test_matrix_shows_every_status_with_words_and_symbols(
     assert "Oakview House" in html and "Beech Court" in html
     assert "<svg" in html and "<rect" in html  # the chart over time, from the demo history
     assert "style=" not in html  # the CSP forbids inline style
+    assert 'href="/manage/oakview/evidence-pack">CQC evidence pack</a>' in html  # in the menu
 
 
 def test_filters_by_site_role_and_status(

@@ -79,6 +79,28 @@ def _import_token(org_id: int) -> str | None:
     return db.session.scalar(select(ImportBatch.token).where(ImportBatch.org_id == org_id))
 
 
+def _seed_export(kind: str, org_id: int | None, requested_by: User) -> tuple[int, str]:
+    """A finished export with one file on disk, as a job leaves it: (id, file name)."""
+    from lms.jobs.exports import export_dir
+    from lms.models import Export, ExportStatus
+
+    name = f"matrix-{kind}.{'pdf' if kind == 'evidence_pack' else 'zip'}"
+    (export_dir() / name).write_bytes(b"a test file")
+    now = datetime.now(UTC)
+    export = Export(
+        kind=kind,
+        org_id=org_id,
+        requested_by_id=requested_by.id,
+        status=ExportStatus.DONE.value,
+        files=[name],
+        created_at=now,
+        finished_at=now,
+    )
+    db.session.add(export)
+    db.session.flush()
+    return export.id, name
+
+
 def _seed_transfer_review(app: Flask, org: Any, learner: User) -> int | None:
     """A transfer review of the learner's certificate from her previous employer (the demo's
     Riverside), uploaded through the transfers service; None if that area is not there."""
@@ -147,6 +169,10 @@ def _values(app: Flask) -> dict[str, Any]:
     review = _first_id("lms.transfers.models", "TransferReview", org_id=org.id)
     if review is None:
         review = _seed_transfer_review(app, org, learner)
+    manager = db.session.scalar(select(User).where(User.email == EMAILS["manager"]))
+    assert manager is not None
+    pack_id, pack_file = _seed_export("evidence_pack", org.id, manager)
+    zip_id, zip_file = _seed_export("certificates", None, learner)
     db.session.commit()
     observed_code = None
     if observation is not None:
@@ -185,6 +211,10 @@ def _values(app: Flask) -> dict[str, Any]:
         "list_number": status_list.number if status_list else 0,
         "filename": "app.css",
         "language": "hi",
+        "pack_id": pack_id,
+        "pack_file": pack_file,
+        "zip_id": zip_id,
+        "zip_file": zip_file,
     }
     return values
 
