@@ -1067,20 +1067,18 @@ def decide(
     if not accept:
         item.status = ItemStatus.REJECTED.value
         item.decided_by_id, item.decided_at, item.decision_reason = actor.id, now, text
-        session.flush()
-        audit.record(
+        return _decided(
             session,
-            actor=actor,
+            org,
+            actor,
+            worker,
+            Decision(item, True, "Rejected. The reason is recorded."),
             action="transfer.rejected",
-            entity_type="transfer_item",
-            entity_id=item.id,
-            org_id=org.id,
-            subject_user_id=worker.id,
+            entity=("transfer_item", item.id),
             after={"credential_id": item.credential_id, "issuer": item.issuer_name},
             reason=text,
             now=now,
         )
-        return Decision(item, True, "Rejected. The reason is recorded.")
 
     if item.status != ItemStatus.PENDING.value or item.kind != "jwt":
         raise Conflict("This certificate did not pass the checks, so it cannot be accepted.")
@@ -1177,15 +1175,18 @@ def decide(
     item.status = ItemStatus.ACCEPTED.value
     item.decided_by_id, item.decided_at, item.decision_reason = actor.id, now, text
     item.completion_id = completion.id
-    session.flush()
-    audit.record(
+    accepted_text = (
+        f"Accepted: {module.title} now counts for {worker.name} as "
+        f"{RECOGNISED_PRIOR_LEARNING.lower()}."
+    )
+    return _decided(
         session,
-        actor=actor,
+        org,
+        actor,
+        worker,
+        Decision(item, True, accepted_text, completion),
         action="transfer.accepted",
-        entity_type="completion",
-        entity_id=completion.id,
-        org_id=org.id,
-        subject_user_id=worker.id,
+        entity=("completion", completion.id),
         after={
             "credential_id": item.credential_id,
             "issuer": item.issuer_name,
@@ -1202,13 +1203,6 @@ def decide(
         reason=text,
         now=now,
     )
-    return Decision(
-        item,
-        True,
-        f"Accepted: {module.title} now counts for {worker.name} as "
-        f"{RECOGNISED_PRIOR_LEARNING.lower()}.",
-        completion,
-    )
 
 
 def _refused(
@@ -1220,15 +1214,18 @@ def _refused(
     message: str,
     now: datetime,
 ) -> Decision:
-    session.flush()
-    audit.record(
+    refusal = (
+        f"Not accepted, because the checks no longer pass: {message} Nothing was "
+        "added to the worker's training."
+    )
+    return _decided(
         session,
-        actor=actor,
+        org,
+        actor,
+        worker,
+        Decision(item, False, refusal),
         action="transfer.refused",
-        entity_type="transfer_item",
-        entity_id=item.id,
-        org_id=org.id,
-        subject_user_id=worker.id,
+        entity=("transfer_item", item.id),
         after={
             "credential_id": item.credential_id,
             "valid": item.valid,
@@ -1237,12 +1234,39 @@ def _refused(
         reason=message,
         now=now,
     )
-    return Decision(
-        item,
-        False,
-        f"Not accepted, because the checks no longer pass: {message} Nothing was "
-        "added to the worker's training.",
+
+
+def _decided(
+    session: Session,
+    org: Organisation,
+    actor: User,
+    worker: User,
+    decision: Decision,
+    *,
+    action: str,
+    entity: tuple[str, int],
+    after: Mapping[str, Any],
+    reason: str,
+    now: datetime,
+) -> Decision:
+    """Audit a decision on one certificate of a worker's upload (accepted, rejected or
+    refused at decision time) and return it. `entity` is what the event is about: its type
+    and id."""
+    session.flush()
+    entity_type, entity_id = entity
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        org_id=org.id,
+        subject_user_id=worker.id,
+        after=after,
+        reason=reason,
+        now=now,
     )
+    return decision
 
 
 # --------------------------------------------------------------------------- matrix drill-down
