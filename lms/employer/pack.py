@@ -13,13 +13,12 @@ from datetime import datetime
 from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from weasyprint import HTML
 
 from ..compliance import SOURCE_LABELS, STATUS_LABELS, STATUS_SYMBOLS, Matrix, org_compliance
 from ..csvsafe import SafeWriter
 from ..errors import NotFound
 from ..models import Completion, User
-from ..pdf import DataOnlyFetcher, _font_config
+from ..pdf import _font_config, data_only_fetcher
 
 
 def _d(value: datetime | None) -> str:
@@ -145,7 +144,9 @@ def render_evidence_pack(
         names=names,
         d=_d,
     )
-    pdf = HTML(string=html, url_fetcher=DataOnlyFetcher(), base_url="data:,").write_pdf(
+    from weasyprint import HTML  # here, not at import: a worker starts ~0.4 s faster
+
+    pdf = HTML(string=html, url_fetcher=data_only_fetcher(), base_url="data:,").write_pdf(
         font_config=_font_config()
     )
     assert pdf is not None  # noqa: S101  (write_pdf without a target returns bytes)
