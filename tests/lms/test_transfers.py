@@ -542,7 +542,9 @@ def test_transfers_not_accepted_for_a_requirement(world: World) -> None:
     assert failed(item) == ["accept_transfers"]
 
 
-def test_needs_observation_refused_without_evidence_accepted_with_it(world: World) -> None:
+def test_needs_observation_refused_without_evidence_accepted_with_it(
+    world: World, client: FlaskClient
+) -> None:
     w = world
     o = outside_issuer()
     add_outside_trust(w, o)
@@ -570,8 +572,15 @@ def test_needs_observation_refused_without_evidence_accepted_with_it(world: Worl
         }
     ]
     _, good = outside_credential(o, "FIRE-01", evidence=observed)
-    [item] = do_upload(w, good.encode()).items
+    review = do_upload(w, good.encode())
+    [item] = review.items
     assert item.acceptable, item.checks
+    # The manager deciding sees how it was assessed, in the issuer's own words.
+    [assessment] = item.verification["assessments"]
+    assert "Tom Baker (senior carer)" in assessment["summary"]
+    login(client, w.manager.email)
+    page = client.get(f"/manage/oakview/transfers/{review.id}").get_data(as_text=True)
+    assert "<dt>How it was assessed</dt><dd>" in page and "Tom Baker (senior carer)" in page
 
 
 def test_nothing_required_matches(world: World) -> None:
