@@ -96,19 +96,8 @@ def save_job_role(
         role = job_role_of(session, org.id, role_id)
         before = _role_dict(role)
         role.name, role.cwp_category = name, cwp_category
-        session.flush()
         action = "job_role.changed"
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        entity_type="job_role",
-        entity_id=role.id,
-        now=now,
-        org_id=org.id,
-        before=before,
-        after=_role_dict(role),
-    )
+    _audited(session, org, actor, now, action, ("job_role", role.id), before, _role_dict(role))
     return role
 
 
@@ -250,17 +239,15 @@ def save_requirement(
         before = _req_dict(req)
         for key, value in values.items():
             setattr(req, key, value)
-        session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        action="requirement.changed",
-        entity_type="requirement",
-        entity_id=req.id,
-        now=now,
-        org_id=org.id,
-        before=before,
-        after=_req_dict(req),
+        org,
+        actor,
+        now,
+        "requirement.changed",
+        ("requirement", req.id),
+        before,
+        _req_dict(req),
     )
     return req
 
@@ -271,17 +258,15 @@ def remove_requirement(
     req = requirement_of(session, org.id, requirement_id)
     before = _req_dict(req)
     session.delete(req)
-    session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        action="requirement.changed",
-        entity_type="requirement",
-        entity_id=requirement_id,
-        now=now,
-        org_id=org.id,
-        before=before,
-        after=None,
+        org,
+        actor,
+        now,
+        "requirement.changed",
+        ("requirement", requirement_id),
+        before,
+        None,
         reason="removed",
     )
 
@@ -296,41 +281,61 @@ def set_expiring_days(
         raise InvalidSetting("Choose 90, 60 or 30 days.")
     if org.expiring_days == days:
         return  # nothing changes, nothing to audit
-    before = {"expiring_days": org.expiring_days}
-    org.expiring_days = days
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="organisation.settings_changed",
-        entity_type="organisation",
-        entity_id=org.id,
-        now=now,
-        org_id=org.id,
-        before=before,
-        after={"expiring_days": days},
-    )
+    _set_setting(session, org, actor, now, "expiring_days", days)
 
 
 def set_workplace_id(
     session: Session, org: Organisation, actor: User | None, now: datetime, value: str | None
 ) -> None:
+    _set_setting(session, org, actor, now, "ascwds_workplace_id", _workplace_id(value))
+
+
+def _workplace_id(value: str | None) -> str | None:
+    """An ASC-WDS workplace id as typed (spaces around it dropped), or None when empty."""
     value = (value or "").strip() or None
     if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,50}", value):
         raise InvalidSetting("The ASC-WDS workplace id is letters, digits, - or _ only.")
-    before = {"ascwds_workplace_id": org.ascwds_workplace_id}
-    org.ascwds_workplace_id = value
+    return value
+
+
+def _set_setting(
+    session: Session, org: Organisation, actor: User | None, now: datetime, name: str, value: Any
+) -> None:
+    """Change one of the organisation's settings (an attribute of Organisation), audited."""
+    before = {name: getattr(org, name)}
+    setattr(org, name, value)
+    change = ("organisation", org.id)
+    _audited(
+        session, org, actor, now, "organisation.settings_changed", change, before, {name: value}
+    )
+
+
+def _audited(
+    session: Session,
+    org: Organisation,
+    actor: User | None,
+    now: datetime,
+    action: str,
+    entity: tuple[str, int],
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str | None = None,
+) -> None:
+    """Write a change to the organisation's set-up, then audit it: `entity` is the type and id
+    of what changed, `before` and `after` its values (None: it did not exist)."""
     session.flush()
+    entity_type, entity_id = entity
     audit.record(
         session,
         actor=actor,
-        action="organisation.settings_changed",
-        entity_type="organisation",
-        entity_id=org.id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
         now=now,
         org_id=org.id,
         before=before,
-        after={"ascwds_workplace_id": value},
+        after=after,
+        reason=reason,
     )
 
 
@@ -351,9 +356,7 @@ def save_site(
     cqc = (cqc_location_id or "").strip() or None
     if cqc is not None and not re.fullmatch(r"1-\d{6,12}", cqc):
         raise InvalidSetting("A CQC location id looks like 1-123456789.")
-    wp = (ascwds_workplace_id or "").strip() or None
-    if wp is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,50}", wp):
-        raise InvalidSetting("The ASC-WDS workplace id is letters, digits, - or _ only.")
+    wp = _workplace_id(ascwds_workplace_id)
     clash = session.scalar(select(Site.id).where(Site.org_id == org.id, Site.name == name))
     if clash is not None and clash != site_id:
         raise Conflict(f"There is already a site called {name!r}.")
@@ -372,16 +375,15 @@ def save_site(
         }
     site.name, site.cqc_location_id, site.ascwds_workplace_id = name, cqc, wp
     session.flush()
-    audit.record(
+    _audited(
         session,
-        actor=actor,
-        action="site.created" if before is None else "site.changed",
-        entity_type="site",
-        entity_id=site.id,
-        now=now,
-        org_id=org.id,
-        before=before,
-        after={"name": name, "cqc_location_id": cqc, "ascwds_workplace_id": wp},
+        org,
+        actor,
+        now,
+        "site.created" if before is None else "site.changed",
+        ("site", site.id),
+        before,
+        {"name": name, "cqc_location_id": cqc, "ascwds_workplace_id": wp},
     )
     return site
 
@@ -434,48 +436,47 @@ def ensure_enrolments(
                 session.flush()
                 existing[key] = enrolment
                 created.append(key)
-                audit.record(
-                    session,
-                    actor=actor,
-                    actor_label=None if actor else "system",
-                    action="enrolment.created",
-                    entity_type="enrolment",
-                    entity_id=enrolment.id,
-                    now=now,
-                    org_id=org_id,
-                    subject_user_id=row.worker.user_id,
-                    after={
-                        "module_code": code,
-                        "due_on": due.isoformat() if due else None,
-                        "reason": cell.status.value,
-                    },
-                )
+                after = {"module_code": code, "due_on": _day(due), "reason": cell.status.value}
+                _audit_enrolment(session, actor, now, "enrolment.created", enrolment, None, after)
             elif due is not None and enrolment.due_on != due:
-                before_due = enrolment.due_on
+                before = {"module_code": code, "due_on": _day(enrolment.due_on)}
                 enrolment.due_on = due
                 reopened.append(key)
-                audit.record(
-                    session,
-                    actor=actor,
-                    actor_label=None if actor else "system",
-                    action="enrolment.reopened",
-                    entity_type="enrolment",
-                    entity_id=enrolment.id,
-                    now=now,
-                    org_id=org_id,
-                    subject_user_id=row.worker.user_id,
-                    before={
-                        "module_code": code,
-                        "due_on": before_due.isoformat() if before_due else None,
-                    },
-                    after={
-                        "module_code": code,
-                        "due_on": due.isoformat(),
-                        "reason": cell.status.value,
-                    },
+                after = {"module_code": code, "due_on": _day(due), "reason": cell.status.value}
+                _audit_enrolment(
+                    session, actor, now, "enrolment.reopened", enrolment, before, after
                 )
     session.flush()
     return EnrolResult(created, reopened)
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _audit_enrolment(
+    session: Session,
+    actor: User | None,
+    now: datetime,
+    action: str,
+    enrolment: Enrolment,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    """Audit an enrolment made or moved by the re-enrolment run (by `actor`, else the system)."""
+    audit.record(
+        session,
+        actor=actor,
+        actor_label=None if actor else "system",
+        action=action,
+        entity_type="enrolment",
+        entity_id=enrolment.id,
+        now=now,
+        org_id=enrolment.org_id,
+        subject_user_id=enrolment.user_id,
+        before=before,
+        after=after,
+    )
 
 
 # --- compliance over time ----------------------------------------------------------------------

@@ -10,8 +10,9 @@ from flask import Flask, current_app
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
+from lms.employer import service
 from lms.employer.models import ComplianceSnapshot
-from lms.employer.service import ensure_enrolments, take_snapshot
+from lms.employer.service import InvalidSetting, ensure_enrolments, take_snapshot
 from lms.extensions import db
 from lms.models import AuditEvent, Enrolment, JobRole, Organisation, Requirement, Role, Site
 from tests.conftest import csrf_token, make_app
@@ -126,6 +127,88 @@ def test_job_role_and_requirement_lifecycle(client: FlaskClient, acme: Organisat
     assert db.session.get(Requirement, req.id) is None
     removed = _events("requirement.changed")[-1]
     assert removed.after is None and removed.reason == "removed"
+
+
+def test_set_up_changes_are_audited_with_before_and_after(app: Flask) -> None:
+    o = org("acme")
+    boss = user("boss@example.com", "Bo Boss", o, Role.MANAGER)
+    service.set_workplace_id(db.session, o, boss, NOW, "  ACME-1 ")
+    service.set_workplace_id(db.session, o, boss, NOW, "")
+    with pytest.raises(InvalidSetting, match="letters, digits"):
+        service.set_workplace_id(db.session, o, boss, NOW, "ACME 1")
+    service.set_expiring_days(db.session, o, boss, NOW, 60)
+    service.set_expiring_days(db.session, o, boss, NOW, 60)  # no change: nothing audited
+    role = service.save_job_role(db.session, o, boss, NOW, name="Cook", cwp_category="CSW")
+    service.save_job_role(
+        db.session, o, boss, NOW, name="Chef", cwp_category="CSW", role_id=role.id
+    )
+    home = service.save_site(
+        db.session, o, boss, NOW, name="North", cqc_location_id=None, ascwds_workplace_id=" W1 "
+    )
+    with pytest.raises(InvalidSetting, match="letters, digits"):
+        service.save_site(
+            db.session, o, boss, NOW, name="South", cqc_location_id=None, ascwds_workplace_id="?"
+        )
+    service.save_site(
+        db.session,
+        o,
+        boss,
+        NOW,
+        name="North Lodge",
+        cqc_location_id="1-123456",
+        ascwds_workplace_id=None,
+        site_id=home.id,
+    )
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.org_id == o.id).order_by(AuditEvent.seq)
+    ).all()
+    assert {(e.actor_id, e.org_id) for e in events} == {(boss.id, o.id)}
+    site_was = {"name": "North", "cqc_location_id": None, "ascwds_workplace_id": "W1"}
+    assert [(e.action, e.entity_type, e.entity_id, e.before, e.after) for e in events] == [
+        (
+            "organisation.settings_changed",
+            "organisation",
+            str(o.id),
+            {"ascwds_workplace_id": None},
+            {"ascwds_workplace_id": "ACME-1"},
+        ),
+        (
+            "organisation.settings_changed",
+            "organisation",
+            str(o.id),
+            {"ascwds_workplace_id": "ACME-1"},
+            {"ascwds_workplace_id": None},
+        ),
+        (
+            "organisation.settings_changed",
+            "organisation",
+            str(o.id),
+            {"expiring_days": 90},
+            {"expiring_days": 60},
+        ),
+        (
+            "job_role.created",
+            "job_role",
+            str(role.id),
+            None,
+            {"name": "Cook", "cwp_category": "CSW"},
+        ),
+        (
+            "job_role.changed",
+            "job_role",
+            str(role.id),
+            {"name": "Cook", "cwp_category": "CSW"},
+            {"name": "Chef", "cwp_category": "CSW"},
+        ),
+        ("site.created", "site", str(home.id), None, site_was),
+        (
+            "site.changed",
+            "site",
+            str(home.id),
+            site_was,
+            {"name": "North Lodge", "cqc_location_id": "1-123456", "ascwds_workplace_id": None},
+        ),
+    ]
 
 
 def test_settings_threshold_and_sites(client: FlaskClient, acme: Organisation) -> None:
