@@ -526,6 +526,8 @@ class Export(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # An evidence pack of one site (a CQC location); None: the whole organisation.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(
         String(8), default=ExportStatus.QUEUED.value, server_default=ExportStatus.QUEUED.value
@@ -538,3 +540,4 @@ class Export(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     requested_by: Mapped[User] = relationship()
+    site: Mapped[Site | None] = relationship()

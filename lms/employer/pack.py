@@ -29,11 +29,14 @@ def stamp(producer: User, now: datetime) -> str:
     return f"Produced {now.strftime('%d/%m/%Y at %H:%M')} UTC by {producer.name}"
 
 
-def pack_csv(matrix: Matrix, evidence: dict[int, Completion], stamp_text: str) -> str:
+def pack_csv(
+    matrix: Matrix, evidence: dict[int, Completion], stamp_text: str, site_name: str | None = None
+) -> str:
     """One CSV in three parts (matrix, gaps, evidence), each with its own header row."""
     out = io.StringIO()
     w = SafeWriter(out, lineterminator="\r\n")
-    w.writerow(["CQC evidence pack", matrix.org.name, stamp_text])
+    place = f"{matrix.org.name}: {site_name}" if site_name else matrix.org.name
+    w.writerow(["CQC evidence pack", place, stamp_text])
     w.writerow([])
     w.writerow(
         [
@@ -118,13 +121,20 @@ def pack_csv(matrix: Matrix, evidence: dict[int, Completion], stamp_text: str) -
 
 
 def render_evidence_pack(
-    session: Session, org_id: int, produced_by_id: int, now: datetime
+    session: Session,
+    org_id: int,
+    produced_by_id: int,
+    now: datetime,
+    *,
+    site_id: int | None = None,
 ) -> tuple[bytes, str]:
-    """(PDF bytes, CSV text) for the organisation as it stands at `now`."""
+    """(PDF bytes, CSV text) for the organisation, or one of its sites (a CQC location), as it
+    stands at `now`."""
     producer = session.get(User, produced_by_id)
     if producer is None:
         raise NotFound("There is no such user.")
-    matrix = org_compliance(session, org_id, now)
+    matrix = org_compliance(session, org_id, now, site_id=site_id)
+    site_name = matrix.site_name(site_id) if site_id is not None else None
     ids = [c.completion_id for r in matrix.rows for c in r.cells.values() if c.completion_id]
     evidence = (
         {c.id: c for c in session.scalars(select(Completion).where(Completion.id.in_(ids)))}
@@ -136,6 +146,7 @@ def render_evidence_pack(
     html = render_template(
         "employer/evidence_pack_pdf.html",
         m=matrix,
+        site_name=site_name,
         stamp=stamp_text,
         labels=STATUS_LABELS,
         symbols=STATUS_SYMBOLS,
@@ -150,4 +161,4 @@ def render_evidence_pack(
         font_config=_font_config()
     )
     assert pdf is not None  # noqa: S101  (write_pdf without a target returns bytes)
-    return pdf, pack_csv(matrix, evidence, stamp_text)
+    return pdf, pack_csv(matrix, evidence, stamp_text, site_name)

@@ -25,6 +25,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..jobs import exports
 from ..models import ExportKind, JobRole, Organisation, OrgKind, RecertMode, Site
+from ..security import MAX_ID
 from . import models, service  # models: the snapshot table, for db.create_all
 from .forms import (
     ButtonForm,
@@ -175,12 +176,14 @@ def evidence_pack_page(slug: str) -> ResponseReturnValue:
     now = _now()
     recent = exports.for_organisation(db.session, org.id)
     shown = [(e, *exports.shown_status(e, now)) for e in recent]
+    sites = db.session.scalars(select(Site).where(Site.org_id == org.id).order_by(Site.name)).all()
     return render_template(
         "employer/evidence_pack.html",
         org=org,
         packs=shown,
         busy=exports.any_busy(recent, now),
         button=ButtonForm(),
+        sites=sites,
     )
 
 
@@ -192,6 +195,9 @@ def evidence_pack(slug: str) -> ResponseReturnValue:
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
     page = url_for("employer.evidence_pack_page", slug=slug)
+    site = (request.form.get("site") or "").strip()  # "": the whole organisation
+    if site and (not site.isdigit() or len(site) > 10 or int(site) > MAX_ID):
+        raise NotFound("There is no such site here.")
     try:
         export = exports.request(
             db.session,
@@ -199,6 +205,7 @@ def evidence_pack(slug: str) -> ResponseReturnValue:
             user=current_user,
             org_id=org.id,
             now=_now(),
+            site_id=int(site) if site else None,
         )
     except exports.ExportBusy:
         db.session.rollback()

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..errors import Conflict, NotFound, ServiceError
-from ..models import Export, ExportKind, ExportStatus, User
+from ..models import Export, ExportKind, ExportStatus, Site, User
 from . import REGISTRY, RETRIES, JobError, enqueue, job_session, redis_url
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,26 @@ def shown_status(export: Export, now: datetime) -> tuple[str, str | None]:
 
 
 def request(
-    session: Session, *, kind: str, user: User, org_id: int | None, now: datetime
+    session: Session,
+    *,
+    kind: str,
+    user: User,
+    org_id: int | None,
+    now: datetime,
+    site_id: int | None = None,
 ) -> Export:
-    """A new queued export (flushed, not committed). ExportBusy if one is waiting or running."""
+    """A new queued export (flushed, not committed). ExportBusy if one is waiting or running.
+
+    `site_id` narrows an evidence pack to one of the organisation's sites (a CQC location).
+    """
     if kind not in JOB_FOR:
         raise ServiceError(f"There is no kind of export called {kind!r}.")
     if kind == ExportKind.EVIDENCE_PACK.value and org_id is None:
         raise ServiceError("An evidence pack needs an organisation.")
+    if site_id is not None:
+        site = session.get(Site, site_id)
+        if kind != ExportKind.EVIDENCE_PACK.value or site is None or site.org_id != org_id:
+            raise NotFound("There is no such site here.")
     owner = (
         Export.org_id == org_id
         if kind == ExportKind.EVIDENCE_PACK.value
@@ -145,6 +158,7 @@ def request(
     export = Export(
         kind=kind,
         org_id=org_id,
+        site_id=site_id,
         requested_by_id=user.id,
         status=ExportStatus.QUEUED.value,
         files=[],

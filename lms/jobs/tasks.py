@@ -186,8 +186,9 @@ def render_evidence_pack(
         org = session.get(Organisation, export.org_id)
         if org is None:
             raise JobError(f"There is no organisation with id {export.org_id}.")
-        pdf, csv_text = render(session, org.id, export.requested_by_id, now)
-        stem = f"cqc-evidence-{org.slug}-{export.created_at:%Y%m%d-%H%M}-{export.id}"
+        pdf, csv_text = render(session, org.id, export.requested_by_id, now, site_id=export.site_id)
+        place = f"-{_SAFE.sub('-', export.site.name.lower()).strip('-')}" if export.site else ""
+        stem = f"cqc-evidence-{org.slug}{place}-{export.created_at:%Y%m%d-%H%M}-{export.id}"
         return exports.Made(
             [(f"{stem}.pdf", pdf), (f"{stem}.csv", csv_text.encode("utf-8"))],
             {"pdf_bytes": len(pdf), "csv_rows": csv_text.count("\n")},

@@ -106,3 +106,50 @@ def test_button_makes_the_pack_then_the_page_offers_it(csrf_app: Flask) -> None:
         select(AuditEvent).where(AuditEvent.action == "export.downloaded")
     ).all()
     assert [e.after for e in downloads] == [{"file": pdf_name}, {"file": csv_name}]
+
+
+def test_a_pack_for_one_site_holds_only_its_staff(
+    app: Flask, client, auth: Auth, demo: dict[str, str]
+) -> None:
+    """CQC inspects a location: a manager can make the pack of one site, named on its page, in
+    its file names and on the PDF; only that site's staff are in it."""
+    from lms.models import Employment, Site
+
+    org_id, grace_id = _ids()
+    beech = db.session.scalar(select(Site).where(Site.org_id == org_id, Site.name == "Beech Court"))
+    assert beech is not None
+    at_beech = db.session.scalar(
+        select(func.count(Employment.id)).where(
+            Employment.org_id == org_id, Employment.site_id == beech.id
+        )
+    )
+    assert at_beech and 0 < at_beech < 30
+    pdf, text = render_evidence_pack(db.session, org_id, grace_id, NOW, site_id=beech.id)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:2] == ["CQC evidence pack", "Oakview Care: Beech Court"]
+    matrix_rows = [r for r in rows if r and r[0] == "matrix"]
+    assert {r[3] for r in matrix_rows} == {"Beech Court"}  # the Site column
+    content = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "Training evidence: Oakview Care: Beech Court" in content
+    assert "Only the staff of Beech Court" in content
+
+    assert auth.login("manager@example.com", demo["manager@example.com"]).status_code == 302
+    page = client.get("/manage/oakview/evidence-pack").text
+    assert f'<option value="{beech.id}">Beech Court</option>' in page
+    made = client.post("/manage/oakview/evidence-pack", data={"site": str(beech.id)})
+    assert made.status_code == 303
+    export = db.session.scalars(select(Export).order_by(Export.id.desc())).first()
+    assert export is not None and export.site_id == beech.id and export.status == "done"
+    assert export.files[0].startswith("cqc-evidence-oakview-beech-court-")
+    assert "Beech Court: asked for on" in client.get("/manage/oakview/evidence-pack").text
+    # A site of another organisation, or rubbish, is not a site here: nothing is made.
+    other = Site(
+        org_id=db.session.scalar(select(Organisation.id).where(Organisation.slug != "oakview")),
+        name="Elsewhere",
+    )
+    db.session.add(other)
+    db.session.commit()
+    for bad in (str(other.id), "x", "99999999999999"):
+        before = db.session.scalar(select(func.count(Export.id)))
+        assert client.post("/manage/oakview/evidence-pack", data={"site": bad}).status_code == 404
+        assert db.session.scalar(select(func.count(Export.id))) == before
