@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 
-from flask import Flask, abort, g, render_template_string, session
+from flask import Flask, abort, g, session
 
 app = Flask(__name__)
 app.secret_key = "bench-floor-only"  # noqa: S105  (a throwaway bench app)
@@ -25,6 +25,7 @@ PAGE = (
     "<main><h1>{{ title }}</h1>{{ body | safe }}</main></body></html>"
 )
 BODY = "<p>" + ("A lesson paragraph of plain words for the floor page. " * 95) + "</p>"
+TEMPLATE = app.jinja_env.from_string(PAGE)  # compiled once, as Flask's loader caches templates
 
 
 def _db() -> sqlite3.Connection:
@@ -50,4 +51,4 @@ def lesson() -> str:
     if row is None:
         abort(403)
     g.user = row
-    return render_template_string(PAGE, title="Lesson 1", name=row[1], body=BODY)
+    return TEMPLATE.render(title="Lesson 1", name=row[1], body=BODY)
