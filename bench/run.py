@@ -73,6 +73,7 @@ def main() -> int:
     # recreates that database's tables).
     records.extend(bench_matrix.run(rounds=9))
     records.extend(bench_http.run(seconds=10, connections=16, rounds=3))
+    records.append(bench_http.floor_record(seconds=10, connections=16, rounds=3))
     records.extend(load_figures())
     width = max(len(r["name"]) for r in records)
     print(f"\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}\n")
