@@ -358,6 +358,16 @@ def get_or_create_user(
     return user
 
 
+def member_of(session: Session, org: Organisation, user_id: int) -> User | None:
+    """The user, if they hold any role in the organisation; else None."""
+    return session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id, Membership.org_id == org.id)
+        .limit(1)
+    )
+
+
 def ensure_membership(session: Session, user: User, org: Organisation, role: Role) -> None:
     exists = session.scalar(
         select(Membership.id).where(

@@ -165,6 +165,35 @@ def prepare(filename: str | None, data: bytes) -> Prepared:
     return Prepared(content_type, data, safe_name(filename, content_type))
 
 
+@dataclass(frozen=True)
+class Kept:
+    """An upload checked, cleaned and written to storage."""
+
+    stored_name: str  # its random file name in the storage folder
+    content_type: str
+    size: int
+    sha256: str
+    original_name: str  # safe to show
+
+
+def keep(filename: str | None, data: bytes, folder: Path) -> Kept:
+    """Check and clean an upload (`prepare`), then write it under `folder` with a random name.
+
+    EvidenceRefused, before anything is written, when the file is not one we take."""
+    prepared = prepare(filename, data)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stored_name = secrets.token_hex(16)
+    with open(folder / stored_name, "xb") as fh:
+        fh.write(prepared.data)
+    return Kept(
+        stored_name,
+        prepared.content_type,
+        len(prepared.data),
+        hashlib.sha256(prepared.data).hexdigest(),
+        prepared.original_name,
+    )
+
+
 def store(
     session: Session,
     obs: Observation,
@@ -181,20 +210,15 @@ def store(
     """
     lock_for_change(session, obs)
     check_may_add_to(session, obs, uploader, "evidence")
-    prepared = prepare(filename, data)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stored_name = secrets.token_hex(16)
-    path = folder / stored_name
-    with open(path, "xb") as fh:
-        fh.write(prepared.data)
+    kept = keep(filename, data, folder)
     row = EvidenceFile(
         observation_id=obs.id,
         uploaded_by_id=uploader.id,
-        content_type=prepared.content_type,
-        size=len(prepared.data),
-        sha256=hashlib.sha256(prepared.data).hexdigest(),
-        stored_name=stored_name,
-        original_name=prepared.original_name,
+        content_type=kept.content_type,
+        size=kept.size,
+        sha256=kept.sha256,
+        stored_name=kept.stored_name,
+        original_name=kept.original_name,
         created_at=now,
     )
     session.add(row)

@@ -35,6 +35,7 @@ from courses.carecert import CURRENT_VERSION, CriterionSpec, Evidence, StandardS
 from courses.models import CatalogueModule
 
 from .. import audit
+from ..accounts import member_of
 from ..authz import MANAGERS
 from ..counting import counts, not_counting
 from ..errors import Conflict, Forbidden, NotFound, ServiceError
@@ -159,12 +160,7 @@ class Tracker:
 
 def learner_in(session: Session, org: Organisation, user_id: int) -> User:
     """A worker of the organisation (any membership); 404 for anyone else."""
-    user = session.scalar(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(User.id == user_id, Membership.org_id == org.id)
-        .limit(1)
-    )
+    user = member_of(session, org, user_id)
     if user is None:
         raise NotFound("That person does not work for this organisation.")
     return user

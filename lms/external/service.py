@@ -14,8 +14,6 @@ Takes the session, the clock and the evidence folder; never commits.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -27,6 +25,7 @@ from courses.completion import valid_until
 from courses.models import CatalogueModule
 
 from .. import audit
+from ..accounts import member_of
 from ..authz import MANAGERS
 from ..errors import Conflict, Forbidden, NotFound, ServiceError
 from ..models import (
@@ -126,12 +125,7 @@ def _text(field: str, value: str | None, *, required: bool = False, label: str =
 
 
 def _worker(session: Session, org: Organisation, user_id: int) -> User:
-    user = session.scalar(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(User.id == user_id, Membership.org_id == org.id)
-        .limit(1)
-    )
+    user = member_of(session, org, user_id)
     if user is None:
         raise ExternalRefused("user_id", "Choose a worker of this organisation.")
     return user
@@ -154,23 +148,13 @@ def _module(session: Session, code: str) -> CatalogueModule:
 
 def _store_upload(upload: Upload, folder: Path) -> tuple[str, str, int, str, str]:
     """Check, clean and keep the file; (stored name, type, size, sha256, display name)."""
-    from ..evidence import EvidenceRefused, prepare  # the observations' upload checks
+    from ..evidence import EvidenceRefused, keep  # the observations' upload checks
 
     try:
-        prepared = prepare(upload.filename, upload.data)
+        kept = keep(upload.filename, upload.data, folder)
     except EvidenceRefused as err:
         raise ExternalRefused("evidence_file", err.message) from None
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stored = secrets.token_hex(16)
-    with open(folder / stored, "xb") as fh:
-        fh.write(prepared.data)
-    return (
-        stored,
-        prepared.content_type,
-        len(prepared.data),
-        hashlib.sha256(prepared.data).hexdigest(),
-        prepared.original_name,
-    )
+    return (kept.stored_name, kept.content_type, kept.size, kept.sha256, kept.original_name)
 
 
 def record_external(
