@@ -7,15 +7,13 @@ open Observations on a phone and record it.
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import learning
+from ..demo_helpers import pass_quiz
 from ..issuance import IssuanceContext
-from ..models import Organisation, QuizAttempt, Role, User
+from ..models import Organisation, Role, User
 
 DEMO_OBSERVED = "AMP-01"
 
@@ -29,28 +27,6 @@ def seed(
 ) -> None:
     """Create (or keep) this area's demo records. Safe to run again: never duplicates."""
     learner = users[Role.LEARNER]
-    enrolment = learning.enrol(
-        session, learner.id, org.id, DEMO_OBSERVED, now, due_on=now + timedelta(days=21)
+    pass_quiz(
+        session, ctx, learner, org, DEMO_OBSERVED, now, due_in=timedelta(days=21), rng_seed=11
     )
-    module = learning.current_module(session, DEMO_OBSERVED)
-    passed = session.scalar(
-        select(QuizAttempt.id).where(
-            QuizAttempt.user_id == learner.id,
-            QuizAttempt.module_id == module.id,
-            QuizAttempt.passed.is_(True),
-        )
-    )
-    if passed is not None:
-        return
-    for lesson in module.lessons:
-        learning.mark_lesson_read(session, learner.id, lesson, now)
-    attempt = learning.open_attempt(
-        session,
-        learner.id,
-        enrolment,
-        module,
-        random.Random(11),  # noqa: S311 - demo data, not security
-        now,
-    )
-    answers = {f"q{q.id}": list(q.correct) for q in learning.attempt_questions(module, attempt)}
-    learning.submit_attempt(session, ctx, learner.id, attempt.id, answers, now)

@@ -11,7 +11,6 @@ counts, and no certificate of ours is issued for it). Safe to run again: never d
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,48 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import learning
+from ..demo_helpers import pass_quiz
 from ..issuance import IssuanceContext
-from ..models import Organisation, QuizAttempt, Role, User
+from ..models import Organisation, Role, User
 from . import service
 from .models import StandardSignoff
 
 QUIZ_ONLY = ("CC-16", "CC-08")  # CC-16 has no observed practice; CC-08's is still to do
 OBSERVED = ("CC-01", "CC-07")
 SIGNED = (16, 1)
-
-
-def _pass_quiz(
-    session: Session,
-    ctx: IssuanceContext,
-    learner: User,
-    org: Organisation,
-    code: str,
-    now: datetime,
-) -> None:
-    enrolment = learning.enrol(session, learner.id, org.id, code, now, due_on=now + timedelta(28))
-    module = learning.current_module(session, code)
-    passed = session.scalar(
-        select(QuizAttempt.id).where(
-            QuizAttempt.user_id == learner.id,
-            QuizAttempt.org_id == org.id,
-            QuizAttempt.module_id == module.id,
-            QuizAttempt.passed.is_(True),
-        )
-    )
-    if passed is not None:
-        return
-    for lesson in module.lessons:
-        learning.mark_lesson_read(session, learner.id, lesson, now)
-    attempt = learning.open_attempt(
-        session,
-        learner.id,
-        enrolment,
-        module,
-        random.Random(code),  # noqa: S311 - demo data, not security
-        now,
-    )
-    answers = {f"q{q.id}": list(q.correct) for q in learning.attempt_questions(module, attempt)}
-    learning.submit_attempt(session, ctx, learner.id, attempt.id, answers, now)
 
 
 def _observe(
@@ -122,7 +88,7 @@ def seed(
     """Create (or keep) this area's demo records. Safe to run again: never duplicates."""
     learner, manager = users[Role.LEARNER], users[Role.MANAGER]
     for code in (*QUIZ_ONLY, *OBSERVED):
-        _pass_quiz(session, ctx, learner, org, code, now)
+        pass_quiz(session, ctx, learner, org, code, now, due_in=timedelta(28), rng_seed=code)
     for code in OBSERVED:
         _observe(session, ctx, org, users, code, now)
     for number in SIGNED:
