@@ -137,7 +137,18 @@ def _input(form: Any) -> svc.ObservationInput:
     )
 
 
-def _after_record(obs: Observation, found: list[str]) -> ResponseReturnValue:
+def _record(obs: Observation, form: Any) -> ResponseReturnValue:
+    """Save the form into the observation (and submit it, if that was the button pressed),
+    commit, and say what happened on the observation's page."""
+    obs, found = svc.record(
+        db.session,
+        ctx(),
+        obs,
+        current_user,
+        _input(form),
+        request.form.get("action") == "submit",
+        now(),
+    )
     db.session.commit()
     if found:
         flash("Your draft is saved, but it cannot be submitted yet: " + " ".join(found))
@@ -163,16 +174,7 @@ def observe(slug: str, learner_id: int, code: str) -> ResponseReturnValue:
     form = observation_form(module.observation)
     if request.method == "POST" and form.validate_on_submit():
         obs = svc.start(db.session, current_user, org.id, learner.id, code, now())
-        obs, found = svc.record(
-            db.session,
-            ctx(),
-            obs,
-            current_user,
-            _input(form),
-            request.form.get("action") == "submit",
-            now(),
-        )
-        return _after_record(obs, found)
+        return _record(obs, form)
     status = 400 if request.method == "POST" else 200
     return (
         render_template(
@@ -198,16 +200,7 @@ def observation(observation_id: int) -> ResponseReturnValue:
     if editable:
         form = observation_form(spec)
         if request.method == "POST" and form.validate_on_submit():
-            obs, found = svc.record(
-                db.session,
-                ctx(),
-                obs,
-                current_user,
-                _input(form),
-                request.form.get("action") == "submit",
-                now(),
-            )
-            return _after_record(obs, found)
+            return _record(obs, form)
         if request.method == "GET":
             form = observation_form(spec, obj=obs)
             for c in obs.criteria:
