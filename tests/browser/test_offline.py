@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 from sqlalchemy import func, select
 
 from courses.models import Question
@@ -268,6 +269,37 @@ def test_a_lost_reply_is_sent_again_and_recorded_once(
     assert records(app).completions == 1 and records(app).credentials == 1
     page.get_by_text(SENT).get_by_role("link", name="See the result").click()
     expect(page.get_by_role("heading", name="You passed")).to_be_visible()
+
+
+def test_sending_is_tried_again_when_the_signal_comes_back_weak(
+    live_server: LiveServer, phone: BrowserContext
+) -> None:
+    """The signal returns, but for a moment nothing gets through: the first tries to send
+    fail. The open page tries again by itself (no reload, no new "online" event)."""
+    base, app = live_server.url, live_server.app
+    page = phone.new_page()
+    ready_for_offline(page, base)
+    phone.set_offline(True)
+    read_lessons_offline(page, base, lesson_count(app))
+    send_right_answers(page, app)
+    expect(page.get_by_text(QUEUED)).to_be_visible()
+
+    weak_until = time.monotonic() + 1.5  # seconds: the worker's requests in that time are lost
+    failed: list[str] = []
+
+    def weak(route: Route) -> None:
+        if route.request.service_worker is not None and time.monotonic() < weak_until:
+            failed.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    phone.route(re.compile(r".*/learn/sync-token$"), weak)
+    back_online_to_the_result(phone, page)
+    assert failed, "no send was tried while the signal was weak"
+    after = records(app)
+    assert len(after.submitted) == 1 and after.completions == 1
+    assert page.evaluate(READ_QUEUE) == []
 
 
 def test_the_server_record_wins_a_conflict(

@@ -19,7 +19,9 @@
  *   opens from the cache. Online it posts as before; sw.js queues it if that post fails.
  * - Sync: on page load, on the "online" event, and by Background Sync where the browser has it
  *   (iOS has not). Lessons first, then quizzes; an item leaves the queue only after the server's
- *   200/204; a network error keeps it; 400/409 drop it with a notice.
+ *   200/204; a network error keeps it; 400/409 drop it with a notice. When the phone says it is
+ *   online but a send fails (the signal is back but weak, or the server is busy), the open page
+ *   tries again after 2 s, then 4 s, 8 s ... up to a minute, until it gets through.
  * - #sync-status shows "N waiting to send", "All sent" or "Offline"; notices appear at the top
  *   of <main>. Every word shown comes from data-msg-* attributes the templates translate.
  *
@@ -228,7 +230,7 @@ function quizForm(form) {
     backgroundSync();
     if (navigator.onLine) {
       try {
-        show(await ask({ type: 'sync' }, 60000));
+        await send();
       } catch {
         // still queued: sent later
       }
@@ -282,6 +284,27 @@ function prefill(state) {
 
 // ---- sync and saving for offline -------------------------------------------------------------
 
+/** Send the queue now; if that fails while the phone says it is online, try again later. */
+async function send() {
+  const state = await ask({ type: 'sync' }, 60000);
+  show(state);
+  if (state.result === 'offline' || state.result === 'later') retryLater();
+  else retryDelay = 0;
+  return state;
+}
+
+let retryTimer = null;
+let retryDelay = 0;
+
+function retryLater() {
+  if (retryTimer || !user) return;
+  retryDelay = Math.min(retryDelay ? retryDelay * 2 : 2000, 60000);
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    if (navigator.onLine) send().catch(() => undefined); // offline: the "online" event sends
+  }, retryDelay);
+}
+
 function backgroundSync() {
   ready
     .then((registration) => registration.sync && registration.sync.register('cc-queue'))
@@ -289,7 +312,7 @@ function backgroundSync() {
 }
 
 async function syncNow() {
-  if (user && navigator.onLine) show(await ask({ type: 'sync' }, 60000));
+  if (user && navigator.onLine) await send();
   else show(await ask({ type: 'state' }));
 }
 
@@ -356,10 +379,7 @@ async function start() {
   let state = await ask({ type: 'hello' });
   show(state);
   prefill(state);
-  if (user && navigator.onLine && state.count) {
-    state = await ask({ type: 'sync' }, 60000);
-    show(state);
-  }
+  if (user && navigator.onLine && state.count) state = await send();
   await saveForOffline(state);
 }
 

@@ -22,7 +22,8 @@
  * "meta" (current user, notices for the learner, what was saved). sync() takes a fresh CSRF
  * token from /learn/sync-token, sends lesson-done POSTs first, then quiz submissions, and deletes
  * an item only after the server's 200/204. A network error or a server error keeps everything
- * for later. 400/404/409 drop the item and leave a notice (409 on a quiz: the server's record
+ * for later (the answer to a "sync" message carries send()'s result, so that an open page can
+ * try again). 400/404/409 drop the item and leave a notice (409 on a quiz: the server's record
  * wins, or the attempt expired and nothing was recorded). A redirect (session expired) keeps
  * everything and asks the learner to log in.
  */
@@ -676,9 +677,10 @@ async function answer(message) {
       registerSync();
       return { ...(await state(user)), submission_key: stored.submission_key };
     }
-    case 'sync':
-      await sync(user);
-      return state(user);
+    case 'sync': {
+      const result = await sync(user);
+      return { ...(await state(user)), result };
+    }
     case 'claim':
       await self.clients.claim();
       return {};
