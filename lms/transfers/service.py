@@ -1074,7 +1074,6 @@ def decide(
             worker,
             Decision(item, True, "Rejected. The reason is recorded."),
             action="transfer.rejected",
-            entity=("transfer_item", item.id),
             after={"credential_id": item.credential_id, "issuer": item.issuer_name},
             reason=text,
             now=now,
@@ -1186,7 +1185,6 @@ def decide(
         worker,
         Decision(item, True, accepted_text, completion),
         action="transfer.accepted",
-        entity=("completion", completion.id),
         after={
             "credential_id": item.credential_id,
             "issuer": item.issuer_name,
@@ -1225,7 +1223,6 @@ def _refused(
         worker,
         Decision(item, False, refusal),
         action="transfer.refused",
-        entity=("transfer_item", item.id),
         after={
             "credential_id": item.credential_id,
             "valid": item.valid,
@@ -1244,22 +1241,21 @@ def _decided(
     decision: Decision,
     *,
     action: str,
-    entity: tuple[str, int],
     after: Mapping[str, Any],
     reason: str,
     now: datetime,
 ) -> Decision:
     """Audit a decision on one certificate of a worker's upload (accepted, rejected or
-    refused at decision time) and return it. `entity` is what the event is about: its type
-    and id."""
+    refused at decision time) and return it. The event is about the completion an acceptance
+    made, else about the upload's item."""
     session.flush()
-    entity_type, entity_id = entity
+    accepted = decision.completion
     audit.record(
         session,
         actor=actor,
         action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
+        entity_type="transfer_item" if accepted is None else "completion",
+        entity_id=decision.item.id if accepted is None else accepted.id,
         org_id=org.id,
         subject_user_id=worker.id,
         after=after,

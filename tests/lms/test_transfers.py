@@ -317,8 +317,11 @@ def test_valid_passport_is_matched_accepted_and_audited(world: World, client: Fl
     assert detail.verification["valid"] is True
     assert service.accepted_detail(db.session, completion.id + 999) is None
 
-    actions = [e.action for e in audit.history(db.session, w.oakview.id, w.worker.id)]
-    assert actions == ["transfer.verified", "transfer.accepted"]
+    events = audit.history(db.session, w.oakview.id, w.worker.id)
+    assert [e.action for e in events] == ["transfer.verified", "transfer.accepted"]
+    accepted = events[-1]
+    assert (accepted.entity_type, accepted.entity_id) == ("completion", str(completion.id))
+    assert accepted.actor_id == w.manager.id and accepted.reason == "Checked her photo ID."
     page = client.get(f"/manage/oakview/transfers/{review.id}").get_data(as_text=True)
     assert "Accepted on" in page and "Checked her photo ID." in page
     assert audit.verify_chain(db.session).ok
@@ -348,6 +351,8 @@ def test_rejecting_needs_a_reason_and_is_audited(world: World, client: FlaskClie
         select(AuditEvent).where(AuditEvent.action == "transfer.rejected")
     ).one()
     assert event.reason == "Not our standard." and event.subject_user_id == w.worker.id
+    assert (event.entity_type, event.entity_id) == ("transfer_item", str(item.id))
+    assert event.org_id == w.oakview.id and event.actor_id == w.manager.id
     # A decision is not changed afterwards.
     again = client.post(
         url, data={f"i{item.id}-decision": "accept", f"i{item.id}-reason": "Changed my mind."}
@@ -407,6 +412,12 @@ def test_revoked_between_upload_and_decision_is_refused(world: World) -> None:
         "transfer.verified",
         "transfer.refused",
     ]
+    refused = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "transfer.refused")
+    ).one()
+    assert (refused.entity_type, refused.entity_id) == ("transfer_item", str(item.id))
+    assert refused.subject_user_id == w.worker.id and refused.after is not None
+    assert refused.after["reason_code"] == "revoked"
 
 
 def test_expired_credential_is_refused(world: World) -> None:
