@@ -7,8 +7,9 @@ installs both, so CI always runs them.
 What the browser suites share lives here:
 - `live_config`, `demo_app` and `serving`: an app configured as in production (CSRF and a real
   SQLite file), loaded with the catalogue and the demo, served on any free port of 127.0.0.1;
-  the `live_server` fixture is the three together. A suite that needs other settings or other
-  data builds its own fixture from the same three.
+  the `live_server` and `demo_server` fixtures are the three together (rate limits on and off).
+  A suite that needs other settings or other data builds its own fixture from the same three.
+- `LIVE_BROWSER`: the marks of such a suite (chromium and playwright, SQLite, slow).
 - `new_phone` and the `phone` fixture: a 360 x 640 touch phone whose pages must log no script
   error.
 - `log_in`, `check_axe` and `queue_script`: signing in through the form, axe-core, and reading
@@ -51,6 +52,8 @@ needs_sqlite = pytest.mark.skipif(
     bool(PG_URL),
     reason="the live-server tests use their own SQLite file; they run in the SQLite pass",
 )
+# The pytestmark of a module of live-server browser tests.
+LIVE_BROWSER = [needs_browser, needs_sqlite, pytest.mark.slow]
 
 
 if sync_playwright is None:  # pragma: no cover - depends on the machine
@@ -127,6 +130,13 @@ def serving(app: Flask) -> Iterator[LiveServer]:
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """The demo on a live server, with rate limits on as in production."""
     with serving(demo_app(tmp_path, RATELIMIT_ENABLED=True)) as live:
+        yield live
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The demo on a live server, with rate limits off (for suites that log in many times)."""
+    with serving(demo_app(tmp_path)) as live:
         yield live
 
 

@@ -6,37 +6,17 @@ server of the demo.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import (
-    MANAGER,
-    PHONE,
-    LiveServer,
-    check_axe,
-    demo_app,
-    log_in,
-    needs_browser,
-    needs_sqlite,
-    serving,
-)
+from .conftest import LIVE_BROWSER, MANAGER, PHONE, LiveServer, check_axe, log_in
 from .test_phone import check_phone_layout
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serving(demo_app(tmp_path)) as live:
-        yield live
-
-
-def test_api_tokens_page_on_a_phone(server: LiveServer, browser: Browser) -> None:
+def test_api_tokens_page_on_a_phone(demo_server: LiveServer, browser: Browser) -> None:
     page = browser.new_page(viewport=PHONE)
-    base = server.url
+    base = demo_server.url
     log_in(page, base, MANAGER)
     page.goto(f"{base}/manage/oakview/api-tokens")
     expect(page.get_by_role("heading", name="API tokens")).to_be_visible()

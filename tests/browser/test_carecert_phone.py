@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from lms.extensions import db
 from lms.models import User
 
-from .conftest import (
-    LEARNER,
-    MANAGER,
-    PHONE,
-    LiveServer,
-    check_axe,
-    log_in,
-    needs_browser,
-    needs_sqlite,
-)
+from .conftest import LEARNER, LIVE_BROWSER, MANAGER, PHONE, LiveServer, check_axe, log_in
 from .test_phone import check_phone_layout
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 
 def test_care_certificate_pages_on_a_phone(live_server: LiveServer, browser: Browser) -> None:

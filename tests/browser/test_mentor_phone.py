@@ -24,21 +24,20 @@ from lms.models import IssuedCredential
 
 from .conftest import (
     LEARNER,
+    LIVE_BROWSER,
     MENTOR,
     SCREENSHOTS,
     LiveServer,
     check_axe,
     demo_app,
     log_in,
-    needs_browser,
-    needs_sqlite,
     new_phone,
     queue_script,
     serving,
 )
 from .test_phone import check_phone_layout
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 OBSERVE_LINK = "Observe Amira Okafor, Assisting and moving people"
 QUEUED = "Saved on this phone. It will be sent when you are back online."

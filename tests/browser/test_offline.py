@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 from sqlalchemy import func, select
@@ -26,17 +25,16 @@ from lms.models import Completion, IssuedCredential, QuizAttempt, User
 
 from .conftest import (
     LEARNER,
+    LIVE_BROWSER,
     PHONE,
     SCREENSHOTS,
     LiveServer,
     check_axe,
     log_in,
-    needs_browser,
-    needs_sqlite,
     queue_script,
 )
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 CODE = "DIG-01"
 QUEUED = "Saved on this phone. It will be sent when you are back online."
@@ -185,6 +183,15 @@ def ready_for_offline(page: Page, base: str, *, lessons_read: bool = False) -> N
     wait_until_offline_ready(page)
 
 
+def take_the_quiz_offline(phone: BrowserContext, page: Page, base: str, app: Flask) -> None:
+    """With no signal, the learner reads every lesson of DIG-01 and sends the right answers:
+    all of it waits on the phone."""
+    phone.set_offline(True)
+    read_lessons_offline(page, base, lesson_count(app))
+    send_right_answers(page, app)
+    expect(page.get_by_text(QUEUED)).to_be_visible()
+
+
 def queued_quiz(page: Page) -> dict[str, Any]:
     """The quiz answers waiting in the phone's queue (there must be exactly one)."""
     [quiz] = [i for i in page.evaluate(READ_QUEUE) if i["kind"] == "quiz"]
@@ -248,10 +255,7 @@ def test_a_lost_reply_is_sent_again_and_recorded_once(
     base, app = live_server.url, live_server.app
     page = phone.new_page()
     ready_for_offline(page, base)
-    phone.set_offline(True)
-    read_lessons_offline(page, base, lesson_count(app))
-    send_right_answers(page, app)
-    expect(page.get_by_text(QUEUED)).to_be_visible()
+    take_the_quiz_offline(phone, page, base, app)
     quiz = queued_quiz(page)
     back_online_to_the_result(phone, page)
     once = records(app)
@@ -279,10 +283,7 @@ def test_sending_is_tried_again_when_the_signal_comes_back_weak(
     base, app = live_server.url, live_server.app
     page = phone.new_page()
     ready_for_offline(page, base)
-    phone.set_offline(True)
-    read_lessons_offline(page, base, lesson_count(app))
-    send_right_answers(page, app)
-    expect(page.get_by_text(QUEUED)).to_be_visible()
+    take_the_quiz_offline(phone, page, base, app)
 
     weak_until = time.monotonic() + 1.5  # seconds: the worker's requests in that time are lost
     failed: list[str] = []

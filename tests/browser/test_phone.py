@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -13,10 +12,10 @@ from credentials import read_tokens
 from lms.extensions import db
 from lms.models import IssuedCredential
 
-from .conftest import LEARNER, PHONE, SCREENSHOTS, LiveServer, needs_browser, needs_sqlite
+from .conftest import LEARNER, LIVE_BROWSER, PHONE, SCREENSHOTS, LiveServer
 from .test_offline import answer_with_keyboard, correct_answers
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 
 def check_phone_layout(page: Page, name: str) -> None:

@@ -18,15 +18,7 @@ from lms import learning
 from lms.extensions import db
 from lms.models import QuizAttempt, User
 
-from .conftest import (
-    LEARNER,
-    MANAGER,
-    LiveServer,
-    log_in,
-    needs_browser,
-    needs_sqlite,
-    phone_with_no_errors,
-)
+from .conftest import LEARNER, LIVE_BROWSER, MANAGER, LiveServer, log_in, phone_with_no_errors
 from .test_offline import (
     QUEUED,
     READ_QUEUE,
@@ -37,7 +29,7 @@ from .test_offline import (
     status,
 )
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 FIRE = "FIRE-01"
 PROBLEM = "Give each step a different position, or leave them all blank."

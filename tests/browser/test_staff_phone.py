@@ -23,19 +23,10 @@ from lms.models import Employment, JobRole, Role, Site
 from tests.conftest import PASSWORD
 from tests.lms.smtp_server import Sink, smtp_config, smtp_server
 
-from .conftest import (
-    PHONE,
-    LiveServer,
-    check_axe,
-    live_config,
-    log_in,
-    needs_browser,
-    needs_sqlite,
-    serving,
-)
+from .conftest import LIVE_BROWSER, PHONE, LiveServer, check_axe, live_config, log_in, serving
 from .test_phone import check_phone_layout
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 MANAGER = ("grace@example.com", PASSWORD)
 BAD = (

@@ -28,10 +28,10 @@ from lms.extensions import db
 from lms.models import IssuedCredential
 
 from . import vectors
-from .conftest import LEARNER, PHONE, LiveServer, log_in, needs_browser, needs_sqlite
+from .conftest import LEARNER, LIVE_BROWSER, PHONE, LiveServer, log_in
 from .test_phone import check_phone_layout
 
-pytestmark = [needs_browser, needs_sqlite, pytest.mark.slow]
+pytestmark = LIVE_BROWSER
 
 PASTE_LABEL = "Paste the certificate or its QR code text"
 # What the page reports for one certificate: valid, reason code, reason, warnings.
