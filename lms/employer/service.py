@@ -239,16 +239,8 @@ def save_requirement(
         before = _req_dict(req)
         for key, value in values.items():
             setattr(req, key, value)
-    _audited(
-        session,
-        org,
-        actor,
-        now,
-        "requirement.changed",
-        ("requirement", req.id),
-        before,
-        _req_dict(req),
-    )
+    change = ("requirement", req.id)
+    _audited(session, org, actor, now, "requirement.changed", change, before, _req_dict(req))
     return req
 
 
@@ -258,17 +250,8 @@ def remove_requirement(
     req = requirement_of(session, org.id, requirement_id)
     before = _req_dict(req)
     session.delete(req)
-    _audited(
-        session,
-        org,
-        actor,
-        now,
-        "requirement.changed",
-        ("requirement", requirement_id),
-        before,
-        None,
-        reason="removed",
-    )
+    change = ("requirement", requirement_id)
+    _audited(session, org, actor, now, "requirement.changed", change, before, None, "removed")
 
 
 # --- settings and sites ------------------------------------------------------------------------

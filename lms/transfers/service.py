@@ -1067,17 +1067,9 @@ def decide(
     if not accept:
         item.status = ItemStatus.REJECTED.value
         item.decided_by_id, item.decided_at, item.decision_reason = actor.id, now, text
-        return _decided(
-            session,
-            org,
-            actor,
-            worker,
-            Decision(item, True, "Rejected. The reason is recorded."),
-            action="transfer.rejected",
-            after={"credential_id": item.credential_id, "issuer": item.issuer_name},
-            reason=text,
-            now=now,
-        )
+        rejected = Decision(item, True, "Rejected. The reason is recorded.")
+        after: dict[str, Any] = {"credential_id": item.credential_id, "issuer": item.issuer_name}
+        return _decided(session, actor, rejected, "transfer.rejected", after, text, now)
 
     if item.status != ItemStatus.PENDING.value or item.kind != "jwt":
         raise Conflict("This certificate did not pass the checks, so it cannot be accepted.")
@@ -1097,7 +1089,7 @@ def decide(
         item.status = ItemStatus.REFUSED.value
         item.acceptable = False
         item.checks = []
-        return _refused(session, org, actor, item, worker, item.reason, now)
+        return _refused(session, actor, item, item.reason, now)
     assessment = _assess(
         session,
         ctx,
@@ -1115,7 +1107,7 @@ def decide(
     item.completed_at = assessment.completed_at
     if not assessment.acceptable or assessment.requirement is None:
         failed = next((c["message"] for c in assessment.checks if not c["ok"]), "")
-        return _refused(session, org, actor, item, worker, failed, now)
+        return _refused(session, actor, item, failed, now)
 
     requirement = assessment.requirement
     module = session.scalar(
@@ -1174,72 +1166,47 @@ def decide(
     item.status = ItemStatus.ACCEPTED.value
     item.decided_by_id, item.decided_at, item.decision_reason = actor.id, now, text
     item.completion_id = completion.id
-    accepted_text = (
+    message = (
         f"Accepted: {module.title} now counts for {worker.name} as "
         f"{RECOGNISED_PRIOR_LEARNING.lower()}."
     )
-    return _decided(
-        session,
-        org,
-        actor,
-        worker,
-        Decision(item, True, accepted_text, completion),
-        action="transfer.accepted",
-        after={
-            "credential_id": item.credential_id,
-            "issuer": item.issuer_name,
-            "issuer_id": item.issuer_id,
-            "module": module.code,
-            "version": module.version,
-            "requirement_id": requirement.id,
-            "completed_at": completion.completed_at,
-            "valid_until": completion.valid_until,
-            "review_id": review.id,
-            "item_id": item.id,
-            "verification": item.reason_code,
-        },
-        reason=text,
-        now=now,
-    )
+    after = {
+        "credential_id": item.credential_id,
+        "issuer": item.issuer_name,
+        "issuer_id": item.issuer_id,
+        "module": module.code,
+        "version": module.version,
+        "requirement_id": requirement.id,
+        "completed_at": completion.completed_at,
+        "valid_until": completion.valid_until,
+        "review_id": review.id,
+        "item_id": item.id,
+        "verification": item.reason_code,
+    }
+    decision = Decision(item, True, message, completion)
+    return _decided(session, actor, decision, "transfer.accepted", after, text, now)
 
 
 def _refused(
-    session: Session,
-    org: Organisation,
-    actor: User,
-    item: TransferItem,
-    worker: User,
-    message: str,
-    now: datetime,
+    session: Session, actor: User, item: TransferItem, message: str, now: datetime
 ) -> Decision:
     refusal = (
         f"Not accepted, because the checks no longer pass: {message} Nothing was "
         "added to the worker's training."
     )
-    return _decided(
-        session,
-        org,
-        actor,
-        worker,
-        Decision(item, False, refusal),
-        action="transfer.refused",
-        after={
-            "credential_id": item.credential_id,
-            "valid": item.valid,
-            "reason_code": item.reason_code,
-        },
-        reason=message,
-        now=now,
-    )
+    after = {
+        "credential_id": item.credential_id,
+        "valid": item.valid,
+        "reason_code": item.reason_code,
+    }
+    refused = Decision(item, False, refusal)
+    return _decided(session, actor, refused, "transfer.refused", after, message, now)
 
 
 def _decided(
     session: Session,
-    org: Organisation,
     actor: User,
-    worker: User,
     decision: Decision,
-    *,
     action: str,
     after: Mapping[str, Any],
     reason: str,
@@ -1247,17 +1214,17 @@ def _decided(
 ) -> Decision:
     """Audit a decision on one certificate of a worker's upload (accepted, rejected or
     refused at decision time) and return it. The event is about the completion an acceptance
-    made, else about the upload's item."""
+    made, else about the upload's item; its organisation and worker are the upload's."""
     session.flush()
-    accepted = decision.completion
+    review, accepted = decision.item.review, decision.completion
     audit.record(
         session,
         actor=actor,
         action=action,
         entity_type="transfer_item" if accepted is None else "completion",
         entity_id=decision.item.id if accepted is None else accepted.id,
-        org_id=org.id,
-        subject_user_id=worker.id,
+        org_id=review.org_id,
+        subject_user_id=review.worker_id,
         after=after,
         reason=reason,
         now=now,
