@@ -168,10 +168,23 @@ def _quiz_page(
 def submit_quiz(code: str, attempt_id: int) -> ResponseReturnValue:
     if request.is_json:
         return _submit_json(attempt_id)
-    form = {key: request.form.getlist(key) for key in request.form if key != "csrf_token"}
+    # The phone's script adds the key of the copy it queued when it posts the form itself (its
+    # queue was too slow to answer): that copy, sent later, is then the same submission.
+    key = request.form.get("submission_key", "")
+    form = {
+        name: request.form.getlist(name)
+        for name in request.form
+        if name not in ("csrf_token", "submission_key")
+    }
     try:
         result = learning.submit_attempt(
-            db.session, issuance_context(), current_user.id, attempt_id, form, now()
+            db.session,
+            issuance_context(),
+            current_user.id,
+            attempt_id,
+            form,
+            now(),
+            key if 8 <= len(key) <= MAX_KEY else None,
         )
     except OrderIncomplete as slip:
         # The learner left an ordering question part-done: show the page again with every

@@ -121,3 +121,31 @@ def test_sync_token_and_app_files(client: FlaskClient, auth: Auth, demo: dict[st
     manifest = client.get("/manifest.webmanifest")
     assert manifest.mimetype == "application/manifest+json"
     assert manifest.get_json()["start_url"] == "/"
+
+
+def test_a_form_post_with_the_queued_copys_key_is_the_same_submission(
+    client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    """The phone's queue was too slow, so its script posted the form itself, with the key of
+    the copy it queued. When that copy is sent later, the server recognises it (replayed), so
+    the learner is not told that "the server has a newer result" for her own answers."""
+    auth.login(LEARNER, demo[LEARNER])
+    data = bundle(client)
+    read_lessons_as_json(client, data)
+    url = data["quiz"]["submit_url"]
+    answers = right_answers(data)
+    key = "phone-slow-queue-123456"
+    posted = client.post(url, data={**answers, "submission_key": key})
+    assert posted.status_code == 302 and "/result" in posted.headers["Location"]
+    attempt = db.session.get_one(QuizAttempt, data["quiz"]["attempt_id"])
+    assert attempt.submission_key == key and attempt.passed
+    queued = client.post(url, json={"answers": answers, "submission_key": key}, headers=JSON)
+    assert queued.status_code == 200 and queued.get_json()["status"] == "replayed"
+    # A key that is not one (too short) is ignored, as a post without a key always was.
+    other = bundle(client)  # the module is passed; a new attempt can still be drawn
+    assert other["quiz"]["attempt_id"] != attempt.id
+    short = client.post(
+        other["quiz"]["submit_url"], data={**right_answers(other), "submission_key": "x"}
+    )
+    assert short.status_code == 302
+    assert db.session.get_one(QuizAttempt, other["quiz"]["attempt_id"]).submission_key is None

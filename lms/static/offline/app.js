@@ -224,7 +224,19 @@ function quizForm(form) {
       show(await within(ask({ type: 'enqueue', item }), 5000));
     } catch {
       busy = false;
-      if (!('offlineCopy' in form.dataset)) form.submit(); // no worker: post as usual
+      if (!('offlineCopy' in form.dataset)) {
+        // No worker, or it was too slow: post as usual, with the key of the copy it may still
+        // queue, so the server takes that copy (sent later) as this same submission.
+        let key = form.querySelector('input[name="submission_key"]');
+        if (!key) {
+          key = document.createElement('input');
+          key.type = 'hidden';
+          key.name = 'submission_key';
+          form.append(key);
+        }
+        key.value = item.submission_key;
+        form.submit();
+      }
       return;
     }
     backgroundSync();

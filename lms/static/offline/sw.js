@@ -28,9 +28,10 @@
  * everything and asks the learner to log in.
  */
 
-const VERSION = 'v1';
-const SHELL = `cc-shell-${VERSION}`;
-const DATA = `cc-data-${VERSION}`;
+// The shell's version changes with app.js or app.css, so phones fetch the new ones; the data
+// cache (saved lessons) keeps its name, so an update does not throw away what a phone saved.
+const SHELL = 'cc-shell-v2';
+const DATA = 'cc-data-v1';
 const SHELL_URLS = [
   '/static/app.css',
   '/static/offline/app.js',
