@@ -137,3 +137,5 @@ def configure_logging(app: Flask) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        # WeasyPrint logs each step of every PDF at INFO: seven lines a certificate.
+        logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
