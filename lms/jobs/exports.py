@@ -292,28 +292,25 @@ def run(export_id: int, make: Callable[[Session, Export, datetime], Made]) -> di
 # --- reading and downloading -----------------------------------------------------------------
 
 
-def for_organisation(session: Session, org_id: int, limit: int = 10) -> list[Export]:
-    """The organisation's recent evidence packs, newest first."""
+def _recent(session: Session, kind: ExportKind, owner: Any, limit: int) -> list[Export]:
     return list(
         session.scalars(
             select(Export)
-            .where(Export.kind == ExportKind.EVIDENCE_PACK.value, Export.org_id == org_id)
+            .where(Export.kind == kind.value, owner)
             .order_by(Export.created_at.desc(), Export.id.desc())
             .limit(limit)
         )
     )
+
+
+def for_organisation(session: Session, org_id: int, limit: int = 10) -> list[Export]:
+    """The organisation's recent evidence packs, newest first."""
+    return _recent(session, ExportKind.EVIDENCE_PACK, Export.org_id == org_id, limit)
 
 
 def for_worker(session: Session, user_id: int, limit: int = 3) -> list[Export]:
     """The worker's recent certificate zips, newest first."""
-    return list(
-        session.scalars(
-            select(Export)
-            .where(Export.kind == ExportKind.CERTIFICATES.value, Export.requested_by_id == user_id)
-            .order_by(Export.created_at.desc(), Export.id.desc())
-            .limit(limit)
-        )
-    )
+    return _recent(session, ExportKind.CERTIFICATES, Export.requested_by_id == user_id, limit)
 
 
 def file_of(

@@ -74,6 +74,11 @@ def issue_batch(completion_ids: list[int]) -> dict[str, Any]:
 _SAFE = re.compile(r"[^a-z0-9-]+")
 
 
+def _slug(text: str | None) -> str:
+    """A piece of a file name: lower case, letters, digits and single dashes ("" for none)."""
+    return _SAFE.sub("-", (text or "").lower()).strip("-")
+
+
 def _certificates_zip(session: Session, user: User, now: datetime) -> tuple[bytes, int]:
     """A worker's certificates (<short-id>.pdf and .jwt) and passport.json as one zip."""
     from .. import status
@@ -130,7 +135,7 @@ def export_certificates(
         if user is None:
             raise JobError(f"There is no user with id {export.requested_by_id}.")
         data, count = _certificates_zip(session, user, now)
-        stem = _SAFE.sub("-", (label or "").lower()).strip("-")
+        stem = _slug(label)
         name = f"certificates-{stem + '-' if stem else ''}{export.created_at:%Y%m%d}-{export.id}"
         return exports.Made([(f"{name}.zip", data)], {"credentials": count})
 
@@ -187,7 +192,7 @@ def render_evidence_pack(
         if org is None:
             raise JobError(f"There is no organisation with id {export.org_id}.")
         pdf, csv_text = render(session, org.id, export.requested_by_id, now, site_id=export.site_id)
-        place = f"-{_SAFE.sub('-', export.site.name.lower()).strip('-')}" if export.site else ""
+        place = f"-{_slug(export.site.name)}" if export.site else ""
         stem = f"cqc-evidence-{org.slug}{place}-{export.created_at:%Y%m%d-%H%M}-{export.id}"
         return exports.Made(
             [(f"{stem}.pdf", pdf), (f"{stem}.csv", csv_text.encode("utf-8"))],
