@@ -14,8 +14,6 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import lazy_gettext
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
 from . import config as cfg
 from .extensions import csrf, db, limiter, login_manager, migrate
@@ -43,8 +41,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import models
     from .accounts import make_hasher
+    from .principal import load as load_principal
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
@@ -61,22 +59,12 @@ def register_extensions(app: Flask) -> None:
         app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"]
     )
 
-    # The user with their memberships in one query: every page's menu reads them (base.html).
-    # Built once: building a statement costs more than running it on SQLite.
-    user_query = (
-        select(models.User)
-        .options(joinedload(models.User.memberships))
-        .where(models.User.id == bindparam("user_id"))
-    )
-
+    # Every request reads who is logged in with one plain query (lms/principal.py).
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
+    def load_user(user_id: str) -> Any:
         if not user_id.isdigit():
             return None
-        user = (
-            db.session.execute(user_query, {"user_id": int(user_id)}).unique().scalar_one_or_none()
-        )
-        return user if user is not None and user.active else None
+        return load_principal(db.session, int(user_id))
 
 
 # Every blueprint, in registration order: (module, attribute).

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from gettext import NullTranslations
 from typing import Any
 
+from babel import Locale
 from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale, get_translations, refresh
@@ -24,6 +25,7 @@ from jinja2.runtime import Macro
 from markupsafe import Markup
 
 from .extensions import db
+from .principal import me
 from .security import safe_next
 
 LANGUAGES = {"en": "English", "hi": "हिन्दी (Hindi)"}
@@ -33,13 +35,18 @@ babel = Babel()
 bp = Blueprint("i18n", __name__)
 
 
-def select_locale() -> str:
+# Parsed once: Flask-Babel passes a Locale through as it is, and parses a code anew on every
+# request (a visible part of a page's cost).
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
+
+
+def select_locale() -> Locale:
     if not has_request_context():  # CLI commands (PDF export) render in the default language
-        return DEFAULT
+        return _LOCALES[DEFAULT]
     chosen = session.get("lang")
-    if chosen in LANGUAGES:
-        return str(chosen)
-    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT) or DEFAULT
+    if chosen not in LANGUAGES:
+        chosen = request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT)
+    return _LOCALES.get(chosen or DEFAULT, _LOCALES[DEFAULT])
 
 
 def language_of(user: Any) -> str:
@@ -71,7 +78,7 @@ def choose(code: str) -> ResponseReturnValue:
     if code in LANGUAGES:
         session["lang"] = code
         if current_user.is_authenticated and current_user.locale != code:
-            current_user.locale = code
+            me().locale = code
             db.session.commit()
     return redirect(safe_next(request.args.get("next"), url_for("learn.home")))
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from ..authz import managed_organisation
 from ..extensions import db
+from ..principal import me
 from . import tokens
 from .forms import CreateTokenForm, RevokeTokenForm
 
@@ -22,7 +23,7 @@ bp = Blueprint("api_tokens", __name__, url_prefix="/manage")
 @bp.route("/<slug>/api-tokens", methods=["GET", "POST"])
 @login_required
 def index(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = CreateTokenForm()
     secret = created = None
     if form.validate_on_submit():
@@ -34,7 +35,7 @@ def index(slug: str) -> ResponseReturnValue:
             form.name.data or "",
             form.scopes.data or [],
             now,
-            actor=current_user,
+            actor=me(),
             expires_at=now + timedelta(days=days) if days else None,
         )
         db.session.commit()
@@ -56,13 +57,13 @@ def index(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/api-tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke(slug: str, token_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     row = tokens.token_of(db.session, org.id, token_id)
     form = RevokeTokenForm()
     if not form.validate_on_submit():  # pragma: no cover - CSRF errors are raised before this
         flash("The form could not be read. Nothing was changed.")
         return redirect(url_for("api_tokens.index", slug=slug))
-    changed = tokens.revoke_token(db.session, row, datetime.now(UTC), actor=current_user)
+    changed = tokens.revoke_token(db.session, row, datetime.now(UTC), actor=me())
     db.session.commit()
     flash(
         f"Token {row.prefix}… ({row.name}) is revoked: it stops working now."

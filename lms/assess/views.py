@@ -45,6 +45,7 @@ from ..errors import NotFound
 from ..extensions import csrf, db
 from ..issuance import IssuanceContext
 from ..models import Organisation
+from ..principal import me
 from .forms import EvidenceForm, SignForm, WitnessForm, observation_form
 from .models import METHOD_LABELS, Observation, ObservationStatus
 
@@ -98,7 +99,7 @@ def labels() -> dict[str, Any]:
 @bp.route("/")
 @login_required
 def index() -> ResponseReturnValue:
-    orgs = svc.assessing_organisations(db.session, current_user)
+    orgs = svc.assessing_organisations(db.session, me())
     if not orgs:
         raise NotFound("You are not a mentor or assessor in any organisation.")
     if len(orgs) == 1:
@@ -109,8 +110,8 @@ def index() -> ResponseReturnValue:
 @bp.route("/<slug>/")
 @login_required
 def workers(slug: str) -> ResponseReturnValue:
-    org = svc.assessing_organisation(db.session, current_user, slug)
-    rows = svc.to_observe(db.session, org.id, current_user)
+    org = svc.assessing_organisation(db.session, me(), slug)
+    rows = svc.to_observe(db.session, org.id, me())
     is_manager = bool(current_user.roles_in(org.id) & svc.MANAGER_ROLES)
     waiting = svc.awaiting_signoff(db.session, org.id) if is_manager else []
     return render_template(
@@ -144,7 +145,7 @@ def _record(obs: Observation, form: Any) -> ResponseReturnValue:
         db.session,
         ctx(),
         obs,
-        current_user,
+        me(),
         _input(form),
         request.form.get("action") == "submit",
         now(),
@@ -168,12 +169,12 @@ def _record(obs: Observation, form: Any) -> ResponseReturnValue:
 @login_required
 def observe(slug: str, learner_id: int, code: str) -> ResponseReturnValue:
     """A new observation (this page is kept on the phone for use with no signal)."""
-    org = svc.assessing_organisation(db.session, current_user, slug)
-    learner = svc.check_assessor(db.session, current_user, org.id, learner_id)
+    org = svc.assessing_organisation(db.session, me(), slug)
+    learner = svc.check_assessor(db.session, me(), org.id, learner_id)
     module = svc.module_for(db.session, org.id, learner.id, code)
     form = observation_form(module.observation)
     if request.method == "POST" and form.validate_on_submit():
-        obs = svc.start(db.session, current_user, org.id, learner.id, code, now())
+        obs = svc.start(db.session, me(), org.id, learner.id, code, now())
         return _record(obs, form)
     status = 400 if request.method == "POST" else 200
     return (
@@ -193,7 +194,7 @@ def observe(slug: str, learner_id: int, code: str) -> ResponseReturnValue:
 @bp.route("/observations/<int:observation_id>", methods=["GET", "POST"])
 @login_required
 def observation(observation_id: int) -> ResponseReturnValue:
-    obs = svc.get_for_assessor(db.session, current_user, observation_id)
+    obs = svc.get_for_assessor(db.session, me(), observation_id)
     module = obs.module
     spec = module.observation or {}
     editable = obs.status == ObservationStatus.DRAFT.value and obs.assessor_id == current_user.id
@@ -233,7 +234,7 @@ def obs_org(obs: Observation) -> Organisation:
 @bp.route("/observations/<int:observation_id>/witness", methods=["POST"])
 @login_required
 def witness(observation_id: int) -> ResponseReturnValue:
-    obs = svc.get_for_assessor(db.session, current_user, observation_id)
+    obs = svc.get_for_assessor(db.session, me(), observation_id)
     form = WitnessForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -243,7 +244,7 @@ def witness(observation_id: int) -> ResponseReturnValue:
     svc.add_witness(
         db.session,
         obs,
-        current_user,
+        me(),
         form.witness_name.data or "",
         form.witness_role.data or "",
         form.testimony.data or "",
@@ -265,13 +266,13 @@ def upload(observation_id: int) -> ResponseReturnValue:
         f"{evidence_service.MAX_BYTES // 1024 // 1024} MB. Everything else is kept."
     )
     if (request.content_length or 0) > request.max_content_length:
-        svc.get_for_assessor(db.session, current_user, observation_id)  # 404 before anything
+        svc.get_for_assessor(db.session, me(), observation_id)  # 404 before anything
         flash(too_big)  # refused before the body is read
         return redirect(back)
     try:
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
-        obs = svc.get_for_assessor(db.session, current_user, observation_id)
+        obs = svc.get_for_assessor(db.session, me(), observation_id)
         form = EvidenceForm()
         valid = form.validate_on_submit()
     except RequestEntityTooLarge:  # no Content-Length (chunked): stopped while reading
@@ -286,7 +287,7 @@ def upload(observation_id: int) -> ResponseReturnValue:
         form.file.data.close()
     try:
         evidence_service.store(
-            db.session, obs, current_user, form.file.data.filename, data, evidence_dir(), now()
+            db.session, obs, me(), form.file.data.filename, data, evidence_dir(), now()
         )
     except evidence_service.EvidenceRefused as err:
         db.session.rollback()
@@ -300,7 +301,7 @@ def upload(observation_id: int) -> ResponseReturnValue:
 @bp.route("/evidence/<int:evidence_id>")
 @login_required
 def evidence_file(evidence_id: int) -> ResponseReturnValue:
-    row, path = evidence_service.for_viewer(db.session, current_user, evidence_id, evidence_dir())
+    row, path = evidence_service.for_viewer(db.session, me(), evidence_id, evidence_dir())
     response = send_file(
         path,
         mimetype=row.content_type,
@@ -322,13 +323,11 @@ def evidence_file(evidence_id: int) -> ResponseReturnValue:
 @bp.route("/mine/<int:observation_id>", methods=["GET", "POST"])
 @login_required
 def countersign(observation_id: int) -> ResponseReturnValue:
-    obs = svc.get_for_learner(db.session, current_user, observation_id)
+    obs = svc.get_for_learner(db.session, me(), observation_id)
     form = SignForm()
     if request.method == "POST":
         if form.validate_on_submit():
-            progress = svc.countersign(
-                db.session, ctx(), obs, current_user, form.comment.data, now()
-            )
+            progress = svc.countersign(db.session, ctx(), obs, me(), form.comment.data, now())
             db.session.commit()
             if progress.credential is not None:
                 flash(_("Thank you. Your module is complete and your certificate is ready."))
@@ -345,11 +344,11 @@ def countersign(observation_id: int) -> ResponseReturnValue:
 @bp.route("/observations/<int:observation_id>/signoff", methods=["GET", "POST"])
 @login_required
 def signoff(observation_id: int) -> ResponseReturnValue:
-    obs = svc.get_for_manager(db.session, current_user, observation_id)
+    obs = svc.get_for_manager(db.session, me(), observation_id)
     form = SignForm()
     if request.method == "POST":
         if form.validate_on_submit():
-            progress = svc.sign_off(db.session, ctx(), obs, current_user, form.comment.data, now())
+            progress = svc.sign_off(db.session, ctx(), obs, me(), form.comment.data, now())
             db.session.commit()
             if progress.credential is not None:
                 flash("Signed off. The module is complete and the worker's certificate is issued.")
@@ -385,11 +384,11 @@ def sync() -> ResponseReturnValue:
             ),
             400,
         )
-    org = svc.assessing_organisation(db.session, current_user, slug)
+    org = svc.assessing_organisation(db.session, me(), slug)
     result = svc.sync(
         db.session,
         ctx(),
-        current_user,
+        me(),
         org,
         learner_id,
         code,

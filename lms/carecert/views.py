@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from courses.carecert import framework
 
@@ -19,6 +19,7 @@ from ..authz import managed_organisation
 from ..extensions import db
 from ..issuance import IssuanceContext
 from ..models import Organisation
+from ..principal import me
 from . import service
 from .forms import AwardForm, SignOffForm, WithdrawSignOffForm
 
@@ -34,8 +35,8 @@ def _now() -> datetime:
 def mine() -> ResponseReturnValue:
     now = _now()
     trackers = [
-        service.tracker(db.session, org, current_user, now)
-        for org in service.learner_orgs(db.session, current_user)
+        service.tracker(db.session, org, me(), now)
+        for org in service.learner_orgs(db.session, me())
     ]
     return render_template("carecert/mine.html", trackers=trackers)
 
@@ -43,7 +44,7 @@ def mine() -> ResponseReturnValue:
 @bp.route("/manage/<slug>/care-certificate/")
 @login_required
 def progress(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     rows = service.org_progress(db.session, org, _now())
     return render_template("carecert/progress.html", org=org, rows=rows)
 
@@ -78,7 +79,7 @@ def _worker_page(
 @bp.route("/manage/<slug>/care-certificate/<int:user_id>")
 @login_required
 def worker(slug: str, user_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     return _worker_page(org, user_id)
 
 
@@ -88,7 +89,7 @@ def worker(slug: str, user_id: int) -> ResponseReturnValue:
 )
 @login_required
 def sign_off(slug: str, user_id: int, number: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = SignOffForm(prefix=f"s{number}")
     valid = form.validate_on_submit()
     unchecked = valid and 1 <= number <= 16 and not form.checked_not_covered.data
@@ -104,7 +105,7 @@ def sign_off(slug: str, user_id: int, number: int) -> ResponseReturnValue:
         org,
         user_id,
         number,
-        current_user,
+        me(),
         _now(),
         note=form.note.data,
         checked_not_covered=bool(form.checked_not_covered.data),
@@ -120,13 +121,11 @@ def sign_off(slug: str, user_id: int, number: int) -> ResponseReturnValue:
 )
 @login_required
 def withdraw(slug: str, user_id: int, number: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = WithdrawSignOffForm(prefix=f"w{number}")
     if not form.validate_on_submit():
         return _worker_page(org, user_id, 400, **{f"withdraw{number}": form})
-    service.withdraw_signoff(
-        db.session, org, user_id, number, current_user, form.reason.data or "", _now()
-    )
+    service.withdraw_signoff(db.session, org, user_id, number, me(), form.reason.data or "", _now())
     db.session.commit()
     flash(f"The sign-off of standard {number} was withdrawn. It can be signed off again.")
     return redirect(url_for("carecert.worker", slug=slug, user_id=user_id) + f"#std{number}")
@@ -135,7 +134,7 @@ def withdraw(slug: str, user_id: int, number: int) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/care-certificate/<int:user_id>/award", methods=["POST"])
 @login_required
 def award(slug: str, user_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = AwardForm(prefix="award")
     if not form.validate_on_submit():
         return _worker_page(org, user_id, 400, award=form)
@@ -144,7 +143,7 @@ def award(slug: str, user_id: int) -> ResponseReturnValue:
         IssuanceContext.from_config(current_app.config),
         org,
         user_id,
-        current_user,
+        me(),
         _now(),
     )
     db.session.commit()

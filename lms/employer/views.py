@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -25,6 +25,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..jobs import exports
 from ..models import ExportKind, JobRole, Organisation, OrgKind, RecertMode, Site
+from ..principal import me
 from ..security import MAX_ID
 from . import models, service  # models: the snapshot table, for db.create_all
 from .forms import (
@@ -66,7 +67,7 @@ def _is_individual(org: Organisation) -> bool:
 @bp.route("/<slug>/matrix")
 @login_required
 def matrix(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     site_id, role_id = _int_arg("site"), _int_arg("role")
     status = request.args.get("status", "")
     if status not in {s.value for s in Status}:
@@ -116,7 +117,7 @@ def _chart(history: list[models.ComplianceSnapshot]) -> list[dict[str, object]]:
 @bp.route("/<slug>/matrix/<int:user_id>/<module_code>")
 @login_required
 def cell(slug: str, user_id: int, module_code: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     ev = cell_evidence(db.session, org.id, user_id, module_code[:16], _now())
     return render_template(
         "employer/cell.html",
@@ -132,7 +133,7 @@ def cell(slug: str, user_id: int, module_code: str) -> ResponseReturnValue:
 @bp.route("/<slug>/matrix/snapshot", methods=["POST"])
 @login_required
 def snapshot(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
     service.take_snapshot(db.session, org.id, _now())
@@ -144,10 +145,10 @@ def snapshot(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/matrix/enrol", methods=["POST"])
 @login_required
 def enrol(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
-    result = service.ensure_enrolments(db.session, org.id, _now(), current_user)
+    result = service.ensure_enrolments(db.session, org.id, _now(), me())
     db.session.commit()
     flash(
         f"{len(result.created)} new enrolments for training that is missing or due for "
@@ -159,7 +160,7 @@ def enrol(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/ascwds.csv")
 @login_required
 def ascwds(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     rows = service.ascwds_rows(db.session, org.id, _now())
     return Response(
         service.ascwds_csv(rows),
@@ -172,7 +173,7 @@ def ascwds(slug: str) -> ResponseReturnValue:
 @login_required
 def evidence_pack_page(slug: str) -> ResponseReturnValue:
     """The organisation's recent evidence packs, each with its state, and the button."""
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     now = _now()
     recent = exports.for_organisation(db.session, org.id)
     shown = [(e, *exports.shown_status(e, now)) for e in recent]
@@ -191,7 +192,7 @@ def evidence_pack_page(slug: str) -> ResponseReturnValue:
 @login_required
 def evidence_pack(slug: str) -> ResponseReturnValue:
     """Ask for a new pack: made by a job (inline without Redis), then listed on the page."""
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
     page = url_for("employer.evidence_pack_page", slug=slug)
@@ -202,7 +203,7 @@ def evidence_pack(slug: str) -> ResponseReturnValue:
         export = exports.request(
             db.session,
             kind=ExportKind.EVIDENCE_PACK.value,
-            user=current_user,
+            user=me(),
             org_id=org.id,
             now=_now(),
             site_id=int(site) if site else None,
@@ -221,13 +222,13 @@ def evidence_pack(slug: str) -> ResponseReturnValue:
 @login_required
 def evidence_pack_file(slug: str, export_id: int, name: str) -> ResponseReturnValue:
     """One file (PDF or CSV) of a ready pack, to this organisation's managers only."""
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     export, path = exports.file_of(
         db.session, export_id, name, kind=ExportKind.EVIDENCE_PACK.value, org_id=org.id
     )
     audit.record(
         db.session,
-        actor=current_user,
+        actor=me(),
         action="export.downloaded",
         entity_type="export",
         entity_id=export.id,
@@ -245,7 +246,7 @@ def evidence_pack_file(slug: str, export_id: int, name: str) -> ResponseReturnVa
 @bp.route("/<slug>/job-roles", methods=["GET", "POST"])
 @login_required
 def job_roles(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     if _is_individual(org):
         return redirect(url_for("employer.pa_needs", slug=slug))
     form = JobRoleForm()
@@ -254,7 +255,7 @@ def job_roles(slug: str) -> ResponseReturnValue:
             role = service.save_job_role(
                 db.session,
                 org,
-                current_user,
+                me(),
                 _now(),
                 name=form.name.data or "",
                 cwp_category=form.cwp_category.data or "",
@@ -292,7 +293,7 @@ def _requirement_input(form: RequirementForm) -> service.RequirementInput:
 @login_required
 def job_role(slug: str, role_id: int) -> ResponseReturnValue:
     """One job role: its name and category, what it requires, and adding a requirement."""
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     role = service.job_role_of(db.session, org.id, role_id)
     role_form = JobRoleForm(prefix="role", obj=role)
     req_form = RequirementForm(prefix="req")
@@ -303,7 +304,7 @@ def job_role(slug: str, role_id: int) -> ResponseReturnValue:
                 service.save_job_role(
                     db.session,
                     org,
-                    current_user,
+                    me(),
                     _now(),
                     name=role_form.name.data or "",
                     cwp_category=role_form.cwp_category.data or "",
@@ -319,7 +320,7 @@ def job_role(slug: str, role_id: int) -> ResponseReturnValue:
         elif "req-module_code" in request.form and req_form.validate_on_submit():
             try:
                 service.save_requirement(
-                    db.session, org, current_user, _now(), role, _requirement_input(req_form)
+                    db.session, org, me(), _now(), role, _requirement_input(req_form)
                 )
             except (service.InvalidSetting, Conflict) as err:
                 db.session.rollback()
@@ -344,7 +345,7 @@ def job_role(slug: str, role_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/job-roles/<int:role_id>/requirements/<int:req_id>", methods=["GET", "POST"])
 @login_required
 def requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     role = service.job_role_of(db.session, org.id, role_id)
     req = service.requirement_of(db.session, org.id, req_id)
     if req.job_role_id != role.id:
@@ -371,7 +372,7 @@ def requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
             service.save_requirement(
                 db.session,
                 org,
-                current_user,
+                me(),
                 _now(),
                 role,
                 _requirement_input(form),
@@ -392,14 +393,14 @@ def requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/job-roles/<int:role_id>/requirements/<int:req_id>/remove", methods=["POST"])
 @login_required
 def remove_requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     role = service.job_role_of(db.session, org.id, role_id)
     req = service.requirement_of(db.session, org.id, req_id)
     if req.job_role_id != role.id:
         raise NotFound("There is no such requirement for this job role.")
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
-    service.remove_requirement(db.session, org, current_user, _now(), req.id)
+    service.remove_requirement(db.session, org, me(), _now(), req.id)
     db.session.commit()
     flash("Requirement removed. Past training records are kept.")
     return redirect(url_for("employer.job_role", slug=slug, role_id=role.id))
@@ -412,7 +413,7 @@ def remove_requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnVa
 @login_required
 def pa_needs(slug: str) -> ResponseReturnValue:
     """The simpler screen for an individual employer: what my PA needs, and how often."""
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     role = db.session.scalar(
         select(JobRole).where(JobRole.org_id == org.id, JobRole.name == PA_ROLE_NAME)
     )
@@ -423,12 +424,12 @@ def pa_needs(slug: str) -> ResponseReturnValue:
         try:
             if role is None:
                 role = service.save_job_role(
-                    db.session, org, current_user, now, name=PA_ROLE_NAME, cwp_category="PA"
+                    db.session, org, me(), now, name=PA_ROLE_NAME, cwp_category="PA"
                 )
             service.save_requirement(
                 db.session,
                 org,
-                current_user,
+                me(),
                 now,
                 role,
                 service.RequirementInput(
@@ -465,16 +466,14 @@ def pa_needs(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/training-settings", methods=["GET", "POST"])
 @login_required
 def settings(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = SettingsForm(obj=org)
     if form.validate_on_submit():
         now = _now()
         try:
-            service.set_expiring_days(db.session, org, current_user, now, form.expiring_days.data)
+            service.set_expiring_days(db.session, org, me(), now, form.expiring_days.data)
             if (form.ascwds_workplace_id.data or None) != org.ascwds_workplace_id:
-                service.set_workplace_id(
-                    db.session, org, current_user, now, form.ascwds_workplace_id.data
-                )
+                service.set_workplace_id(db.session, org, me(), now, form.ascwds_workplace_id.data)
         except service.InvalidSetting as err:
             db.session.rollback()
             form.ascwds_workplace_id.errors = [*form.ascwds_workplace_id.errors, err.message]
@@ -491,7 +490,7 @@ def settings(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/sites/<int:site_id>", methods=["GET", "POST"])
 @login_required
 def sites(slug: str, site_id: int | None = None) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     editing = None
     if site_id is not None:
         editing = db.session.get(Site, site_id)
@@ -503,7 +502,7 @@ def sites(slug: str, site_id: int | None = None) -> ResponseReturnValue:
             service.save_site(
                 db.session,
                 org,
-                current_user,
+                me(),
                 _now(),
                 name=form.name.data or "",
                 cqc_location_id=form.cqc_location_id.data,

@@ -17,12 +17,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
 from ..authz import managed_organisation
 from ..extensions import db
 from ..models import Organisation
+from ..principal import me
 from . import service
 from .forms import ExternalForm, WithdrawForm
 from .models import ExternalRecord
@@ -41,7 +42,7 @@ def evidence_folder() -> Path:
 @bp.route("/<slug>/external/")
 @login_required
 def index(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     return render_template("external/index.html", org=org, records=service.records(db.session, org))
 
 
@@ -69,7 +70,7 @@ def _form(org: Organisation) -> tuple[ExternalForm, dict[str, list[str]]]:
 @bp.route("/<slug>/external/new", methods=["GET", "POST"])
 @login_required
 def new(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form, variants = _form(org)
     if request.method == "GET":
         form.user_id.data = request.args.get("user_id", 0, type=int)
@@ -93,9 +94,7 @@ def new(slug: str) -> ResponseReturnValue:
             upload=upload,
         )
         try:
-            record = service.record_external(
-                db.session, org, current_user, data, _now(), evidence_folder()
-            )
+            record = service.record_external(db.session, org, me(), data, _now(), evidence_folder())
         except service.ExternalRefused as err:
             db.session.rollback()
             field = getattr(form, err.field, None)
@@ -117,13 +116,11 @@ def new(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/external/<int:record_id>", methods=["GET", "POST"])
 @login_required
 def show(slug: str, record_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     record = service.record_in(db.session, org, record_id)
     form = WithdrawForm()
     if form.validate_on_submit():
-        service.withdraw_external(
-            db.session, org, current_user, record.id, form.reason.data or "", _now()
-        )
+        service.withdraw_external(db.session, org, me(), record.id, form.reason.data or "", _now())
         db.session.commit()
         flash("The record was withdrawn. It no longer counts toward requirements.")
         return redirect(url_for("external.show", slug=slug, record_id=record.id))
@@ -135,7 +132,7 @@ def show(slug: str, record_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/external/<int:record_id>/evidence")
 @login_required
 def evidence(slug: str, record_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     record = service.record_in(db.session, org, record_id)
     path = service.evidence_path(record, evidence_folder())
     response = send_file(

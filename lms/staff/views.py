@@ -26,7 +26,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import login_required, login_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -37,6 +37,7 @@ from ..extensions import db, limiter
 from ..i18n import follow_person, speak_to
 from ..mail import mailer_for
 from ..models import Employment, JobRole, Organisation, Site, User
+from ..principal import me
 from . import importer, invitations
 from . import models as _models  # noqa: F401  (registers the tables with the metadata)
 from .forms import ConfirmForm, InviteForm, SetPasswordForm, UploadForm
@@ -98,7 +99,7 @@ def _flash_invites(report: invitations.InviteReport | None) -> None:
 @bp.route("/manage/<slug>/staff")
 @login_required
 def staff_list(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     rows = db.session.execute(
         select(Employment, User, JobRole.name, Site.name)
         .join(User, User.id == Employment.user_id)
@@ -123,7 +124,7 @@ def staff_list(slug: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/template.csv")
 @login_required
 def template_csv(slug: str) -> ResponseReturnValue:
-    managed_organisation(db.session, current_user, slug)
+    managed_organisation(db.session, me(), slug)
     return Response(
         "\ufeff" + importer.TEMPLATE_CSV,
         mimetype="text/csv",
@@ -134,7 +135,7 @@ def template_csv(slug: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/import", methods=["GET", "POST"])
 @login_required
 def import_upload(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = UploadForm()
     file_issues: list[importer.Issue] = []
     if form.validate_on_submit():
@@ -146,7 +147,7 @@ def import_upload(slug: str) -> ResponseReturnValue:
             file_issues = parsed.file_issues
         else:
             batch = importer.store_upload(
-                db.session, org, current_user, upload.filename or "staff.csv", data, now
+                db.session, org, me(), upload.filename or "staff.csv", data, now
             )
             db.session.commit()
             return redirect(url_for("staff.import_preview", slug=slug, token=batch.token))
@@ -168,7 +169,7 @@ def import_upload(slug: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/import/<token>", methods=["GET", "POST"])
 @login_required
 def import_preview(slug: str, token: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     now = _now()
     batch = importer.get_batch(db.session, org, token, now)
     form = ConfirmForm()
@@ -179,7 +180,7 @@ def import_preview(slug: str, token: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             result = importer.import_batch(
-                db.session, org, batch, current_user, form.sha256.data or "", now
+                db.session, org, batch, me(), form.sha256.data or "", now
             )
         except importer.ImportRefused as refused:
             db.session.rollback()
@@ -214,7 +215,7 @@ def import_preview(slug: str, token: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/<int:user_id>/invite", methods=["POST"])
 @login_required
 def invite(slug: str, user_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = InviteForm()
     if not form.validate_on_submit():
         flash("The form expired. Try again.")
@@ -229,7 +230,7 @@ def invite(slug: str, user_id: int) -> ResponseReturnValue:
     if not invitations.is_invited(user):
         flash(f"{user.name} already has a password: they can log in.")
         return redirect(url_for("staff.staff_list", slug=slug))
-    invitations.renew_marker(db.session, user, current_user, _now(), org_id=org.id)
+    invitations.renew_marker(db.session, user, me(), _now(), org_id=org.id)
     db.session.commit()
     _flash_invites(_invite([user], org))
     return redirect(url_for("staff.staff_list", slug=slug))

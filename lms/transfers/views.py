@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from ..authz import managed_organisation
 from ..extensions import db
 from ..issuance import IssuanceContext
 from ..models import Organisation
+from ..principal import me
 from . import models as _models  # noqa: F401  (registers the tables for db.create_all)
 from . import service
 from .forms import ActionForm, DecisionForm, TrustListForm, UploadForm
@@ -63,13 +64,13 @@ def _trust_page(
 @bp.route("/<slug>/trust-lists", methods=["GET", "POST"])
 @login_required
 def trust_lists(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = TrustListForm()
     if form.validate_on_submit():
         data, _ = _read(form.file.data)
         try:
             row, action = service.add_trust_list(
-                db.session, org, current_user, data or b"", form.anchor.data or "", _now()
+                db.session, org, me(), data or b"", form.anchor.data or "", _now()
             )
         except service.TransferRefused as exc:
             db.session.rollback()
@@ -83,11 +84,11 @@ def trust_lists(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/trust-lists/instance", methods=["POST"])
 @login_required
 def trust_instance(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = ActionForm()
     if not form.validate_on_submit():
         return _trust_page(org, TrustListForm(formdata=None), "The form expired.", 400)
-    row = service.trust_instance(db.session, _ctx(), org, current_user, _now())
+    row = service.trust_instance(db.session, _ctx(), org, me(), _now())
     db.session.commit()
     flash(f"Your organisation now trusts every issuer on {row.name}.")
     return redirect(url_for("transfers.trust_lists", slug=slug))
@@ -96,11 +97,11 @@ def trust_instance(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/trust-lists/<int:trust_id>/remove", methods=["POST"])
 @login_required
 def remove_trust_list(slug: str, trust_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = ActionForm()
     if not form.validate_on_submit():
         return _trust_page(org, TrustListForm(formdata=None), "The form expired.", 400)
-    name = service.remove_trust_list(db.session, org, current_user, trust_id, _now())
+    name = service.remove_trust_list(db.session, org, me(), trust_id, _now())
     db.session.commit()
     flash(f"Removed: {name}. Certificates it vouched for are no longer trusted.")
     return redirect(url_for("transfers.trust_lists", slug=slug))
@@ -112,7 +113,7 @@ def remove_trust_list(slug: str, trust_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/transfers")
 @login_required
 def index(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     return render_template(
         "transfers/index.html",
         org=org,
@@ -133,7 +134,7 @@ def _upload_form(org: Organisation) -> UploadForm:
 @bp.route("/<slug>/transfers/new", methods=["GET", "POST"])
 @login_required
 def new(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     form = _upload_form(org)
     error: str | None = None
     if form.validate_on_submit():
@@ -143,7 +144,7 @@ def new(slug: str) -> ResponseReturnValue:
                 db.session,
                 _ctx(),
                 org,
-                current_user,
+                me(),
                 worker_id=form.worker.data,
                 data=data,
                 file_name=name,
@@ -192,7 +193,7 @@ def _decision_forms(
 @bp.route("/<slug>/transfers/<int:review_id>")
 @login_required
 def review(slug: str, review_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     found = service.review_of(db.session, org, review_id)
     return render_template(
         "transfers/review.html",
@@ -206,7 +207,7 @@ def review(slug: str, review_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/transfers/<int:review_id>/items/<int:item_id>", methods=["POST"])
 @login_required
 def decide(slug: str, review_id: int, item_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, current_user, slug)
+    org = managed_organisation(db.session, me(), slug)
     found = service.review_of(db.session, org, review_id)
     form = DecisionForm(prefix=f"i{item_id}")
     form.item_id.data = str(item_id)
@@ -215,7 +216,7 @@ def decide(slug: str, review_id: int, item_id: int) -> ResponseReturnValue:
             db.session,
             _ctx(),
             org,
-            current_user,
+            me(),
             review_id=found.id,
             item_id=item_id,
             accept=form.decision.data == "accept",

@@ -18,6 +18,7 @@ from ..jobs import exports
 from ..models import ExportKind
 from ..pdf import certificate_context, render_certificate
 from ..pdf import qr_image as stored_qr_png
+from ..principal import me
 
 bp = Blueprint("wallet", __name__, url_prefix="/certificates")
 
@@ -51,7 +52,7 @@ def export() -> ResponseReturnValue:
         made = exports.request(
             db.session,
             kind=ExportKind.CERTIFICATES.value,
-            user=current_user,
+            user=me(),
             org_id=None,
             now=datetime.now(UTC),
         )
@@ -129,7 +130,7 @@ def passport() -> ResponseReturnValue:
     if not learning.my_credentials(db.session, current_user.id):
         raise NotFound(_("You have no certificates yet, so there is no passport to download."))
     ctx = IssuanceContext.from_config(current_app.config)
-    text = status.passport(db.session, ctx, current_user, datetime.now(UTC))
+    text = status.passport(db.session, ctx, me(), datetime.now(UTC))
     db.session.commit()  # an issuer key created on first use
     return Response(
         text,
