@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, make_response, request
+from flask import Flask, Response, current_app, g, make_response, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -59,6 +61,7 @@ SECURE_COOKIE_NAME = "__Host-carecred"
 
 
 def init_security(app: Flask) -> None:
+    init_csrf_reuse(app)
     config = app.config
     if config.get("SESSION_COOKIE_SECURE"):
         config["REMEMBER_COOKIE_SECURE"] = True
@@ -113,6 +116,44 @@ def init_security(app: Flask) -> None:
         if "cache-control" not in present and _logged_in():
             response.headers["Cache-Control"] = "private"
         return response
+
+
+# A signed CSRF token is reused for this long (per process and session) before it is signed
+# again. Flask-WTF signs the session's token anew for every page, which costs more than the
+# rest of a cached lesson page; the signature carries its time, so a reused one expires this
+# much sooner than WTF_CSRF_TIME_LIMIT (8 hours) says, and nothing else changes.
+CSRF_REUSE_SECONDS = 60.0
+_CSRF_KEPT = 10_000  # sessions' tokens remembered per process, then forgotten all at once
+
+
+def csrf_token() -> str:
+    """Flask-WTF's `generate_csrf`, reusing this session's signed token for up to a minute.
+
+    The same token as Flask-WTF would give (its session key, salt and secret), set in `g` as it
+    does, so forms rendered in the same request carry the same one. Templates call it as
+    `csrf_token()`.
+    """
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return str(g.get(field))
+    signed: dict[str, tuple[str, float]] = current_app.extensions["lms.csrf_signed"]
+    raw = session.get(field)
+    now = time.monotonic()
+    if isinstance(raw, str):
+        found = signed.get(raw)
+        if found is not None and now - found[1] < CSRF_REUSE_SECONDS:
+            setattr(g, field, found[0])
+            return found[0]
+    token = str(generate_csrf())
+    if len(signed) >= _CSRF_KEPT:
+        signed.clear()
+    signed[session[field]] = (token, now)
+    return token
+
+
+def init_csrf_reuse(app: Flask) -> None:
+    app.extensions["lms.csrf_signed"] = {}
+    app.jinja_env.globals["csrf_token"] = csrf_token
 
 
 def _logged_in() -> bool:
