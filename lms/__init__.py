@@ -53,8 +53,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = lazy_gettext("Please log in to see that page.")
     login_manager.session_protection = "strong"
     from .i18n import init_i18n
+    from .pagecache import init_pagecache
 
     init_i18n(app)
+    init_pagecache(app)
     app.extensions["password_hasher"] = make_hasher(
         app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_COST"]
     )

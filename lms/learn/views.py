@@ -33,6 +33,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..issuance import IssuanceContext
 from ..models import QuizAttempt
+from ..pagecache import render_shared
 
 bp = Blueprint("learn", __name__)
 log = logging.getLogger(__name__)
@@ -109,8 +110,10 @@ def module(code: str) -> ResponseReturnValue:
 def lesson(code: str, position: int) -> ResponseReturnValue:
     # One query (is it assigned, which version is current); the version's lessons come from
     # this process's copy of the catalogue. The page shows no progress, so none is read.
+    # The page is the same for everyone with the same roles and language (lms/pagecache.py).
     mod = learning.assigned_module(db.session, catalogue_cache(), current_user.id, code)
-    return render_template("learn/lesson.html", module=mod, lesson=mod.lesson_at(position))
+    key = (mod.id, mod.code, mod.version, position)
+    return render_shared("learn/lesson.html", key, module=mod, lesson=mod.lesson_at(position))
 
 
 @bp.route("/learn/<code>/lessons/<int:position>/done", methods=["POST"])

@@ -106,3 +106,113 @@ def test_per_language_fragments_follow_the_language(
     assert 'data-send="Send my answers"' not in hindi
     client.get("/language/en")
     assert client.get(f"/learn/{CODE}/lessons/1").text.count('data-msg-sent="All sent"') == 1
+
+
+# --- the page itself, rendered once per variant (lms/pagecache.py) ------------------------------
+
+
+def _fresh(app: Flask, client: FlaskClient, url: str) -> str:
+    """The page rendered from its templates, with the page cache out of the way."""
+    app.jinja_env.auto_reload = True  # as in debug: nothing is cached
+    try:
+        return client.get(url).text
+    finally:
+        app.jinja_env.auto_reload = False
+
+
+def test_a_cached_page_is_byte_for_byte_the_page_rendered_afresh(
+    app: Flask, client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    auth.login(LEARNER, demo[LEARNER])
+    pages = app.extensions["pagecache"].pages
+    for language in ("en", "hi"):
+        client.get(f"/language/{language}")
+        for position in (1, 2):
+            url = f"/learn/{CODE}/lessons/{position}"
+            first = client.get(url).text  # renders and keeps the page
+            kept = len(pages)
+            second = client.get(url).text  # from the cache
+            assert len(pages) == kept
+            assert second == first == _fresh(app, client, url)
+    assert len(pages) == 4  # two languages x two lessons
+    assert 'lang="hi"' in second
+
+
+def _second_learner(app: Flask) -> tuple[str, str]:
+    from lms import learning
+    from lms.accounts import ensure_membership, get_or_create_user
+    from lms.models import Organisation, Role
+
+    email, password = "second.learner@example.com", "a second learner's long password"
+    now = datetime.now(UTC)
+    org = db.session.query(Organisation).filter_by(slug="oakview").one()
+    user = get_or_create_user(
+        db.session, app.extensions["password_hasher"], email, "Second Learner", password, now
+    )
+    ensure_membership(db.session, user, org, Role.LEARNER)
+    learning.enrol(db.session, user.id, org.id, CODE, now)
+    db.session.commit()
+    return email, password
+
+
+def test_people_with_the_same_roles_share_the_page_but_each_gets_their_own_token_and_id(
+    app: Flask, auth: Auth, demo: dict[str, str]
+) -> None:
+    from tests.conftest import csrf_token
+
+    email, password = _second_learner(app)
+    first, second = app.test_client(), app.test_client()
+    url = f"/learn/{CODE}/lessons/1"
+    pages = []
+    for client, who, secret in ((first, LEARNER, demo[LEARNER]), (second, email, password)):
+        with app.app_context():
+            Auth(client).login(who, secret)
+        with app.app_context():
+            pages.append(client.get(url).text)
+    assert len(app.extensions["pagecache"].pages) == 1  # one variant, shared
+    ids = [page.split('data-user="', 1)[1].split('"', 1)[0] for page in pages]
+    tokens = [csrf_token(page) for page in pages]
+    assert ids[0] != ids[1] and tokens[0] != tokens[1]
+    # Each token is that session's own: it is accepted from its owner, refused from the other.
+    with app.app_context():
+        app.config["WTF_CSRF_ENABLED"] = True
+        try:
+            done = f"/learn/{CODE}/lessons/1/done"
+            assert second.post(done, data={"csrf_token": tokens[0]}).status_code == 400
+            assert second.post(done, data={"csrf_token": tokens[1]}).status_code == 302
+        finally:
+            app.config["WTF_CSRF_ENABLED"] = False
+    # Apart from the two values, the pages are the same text.
+    bare = [
+        page.replace(f'data-user="{i}"', "ID").replace(f'value="{t}"', "T")
+        for page, i, t in zip(pages, ids, tokens, strict=True)
+    ]
+    assert bare[0] == bare[1]
+
+
+def test_a_page_with_a_message_waiting_is_rendered_for_that_person(
+    app: Flask, client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    auth.login(LEARNER, demo[LEARNER])
+    url = f"/learn/{CODE}/lessons/1"
+    plain = client.get(url).text
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "A message for Amira only")]
+    shown = client.get(url).text
+    assert "A message for Amira only" in shown
+    assert client.get(url).text == plain  # shown once, then the shared page again
+
+
+def test_a_shared_page_can_read_nothing_personal_of_the_viewer() -> None:
+    import pytest
+
+    from lms.pagecache import Viewer
+    from lms.principal import Principal, Role
+
+    person = Principal(7, "hi", (Role(1, "learner"),))
+    viewer = Viewer(person, "marker")
+    assert viewer.is_authenticated and viewer.id == "marker"
+    assert [m.role for m in viewer.memberships] == ["learner"]
+    for personal in ("locale", "name", "email", "roles_in", "get_id"):
+        with pytest.raises(AttributeError):
+            getattr(viewer, personal)

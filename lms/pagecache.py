@@ -1,0 +1,128 @@
+"""Pages rendered once per variant in this process, then filled in for each request.
+
+A lesson page is the most-read page of the system, and nearly all of it is the same for
+everyone who sees it: the lesson (fixed for a module version), the interface words (fixed for a
+language), the menu (fixed for a set of roles). Only two things on it belong to the person
+asking: the CSRF token of their session and their user id (which the offline queue is kept
+under). `render_shared` renders such a page once per variant, with markers in place of those
+two values, keeps the text between the markers, and for each later request joins the pieces
+with that request's values, escaped. Rendering the templates costs several times more than
+everything else the page does; joining seven strings costs nothing.
+
+What makes a variant (the cache key): the template, the request's path and script root, the
+language, the person's roles, and whatever the view passes as `key` (for a lesson: the module
+code, its version and the lesson's position). It is safe because:
+
+- the person stands in as `Viewer`, which hands the templates nothing but `is_authenticated`,
+  `memberships` (whose roles are in the key) and the `id` marker: a template that starts
+  reading anything else of the person (a name, say) raises here instead of showing one
+  person's details to another, and a test renders every variant both ways and compares;
+- pages with a flashed message waiting are rendered afresh (the message is the person's);
+- nothing is cached while templates reload from disk (debug), and a process never sees its
+  templates, translations or catalogue versions change, the same rule `per_locale` follows.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from flask import current_app, render_template, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+from markupsafe import escape
+
+from .security import csrf_token
+
+MAX_PAGES = 1024  # ~6 KB each: at most ~6 MB a process; cleared when full
+
+
+class Viewer:
+    """The person as a shared page may see them: whether logged in, their roles, a marker."""
+
+    __slots__ = ("_user", "id")
+
+    def __init__(self, user: Any, id_marker: str) -> None:
+        self._user = user
+        self.id = id_marker
+
+    @property
+    def is_authenticated(self) -> bool:
+        return bool(self._user.is_authenticated)
+
+    @property
+    def memberships(self) -> Any:
+        return self._user.memberships
+
+
+class _Page:
+    __slots__ = ("pieces", "slots")
+
+    def __init__(self, html: str, markers: Mapping[str, str]) -> None:
+        pieces: list[str] = []
+        slots: list[str] = []
+        rest = html
+        while True:
+            found = [(rest.find(marker), name) for name, marker in markers.items()]
+            found = [(at, name) for at, name in found if at >= 0]
+            if not found:
+                break
+            at, name = min(found)
+            pieces.append(rest[:at])
+            slots.append(name)
+            rest = rest[at + len(markers[name]) :]
+        pieces.append(rest)
+        self.pieces = tuple(pieces)
+        self.slots = tuple(slots)
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        parts = [self.pieces[0]]
+        for name, piece in zip(self.slots, self.pieces[1:], strict=True):
+            parts.append(values[name])
+            parts.append(piece)
+        return "".join(parts)
+
+
+class PageCache:
+    def __init__(self) -> None:
+        token = secrets.token_hex(12)
+        self.markers = {"csrf": f"csrf-{token}", "user": f"user-{token}"}
+        self.pages: dict[Hashable, _Page] = {}
+
+    def render(self, template: str, key: Hashable, context: Mapping[str, Any]) -> str:
+        user = current_user
+        roles = (
+            tuple(sorted({str(m.role) for m in user.memberships}))
+            if user.is_authenticated
+            else None
+        )
+        full_key = (template, request.script_root, request.path, str(get_locale()), roles, key)
+        page = self.pages.get(full_key)
+        if page is None:
+            csrf_marker = self.markers["csrf"]
+            html = render_template(
+                template,
+                csrf_token=lambda: csrf_marker,
+                current_user=Viewer(user, self.markers["user"]),
+                **context,
+            )
+            page = _Page(html, self.markers)
+            if len(self.pages) >= MAX_PAGES:
+                self.pages.clear()
+            self.pages[full_key] = page
+        user_id = str(escape(user.id)) if user.is_authenticated else ""
+        return page.fill({"csrf": str(escape(csrf_token())), "user": user_id})
+
+
+def init_pagecache(app: Any) -> None:
+    app.extensions["pagecache"] = PageCache()
+
+
+def render_shared(template: str, key: Hashable, **context: Any) -> str:
+    """`render_template`, for a page that is the same for everyone seeing the same variant
+    (see the module's text). `key` names what else the page depends on."""
+    if "_flashes" in session or current_app.jinja_env.auto_reload:
+        return render_template(template, **context)
+    cache: PageCache = current_app.extensions["pagecache"]
+    return cache.render(template, key, context)
