@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
-from .models import Membership, Organisation, Role, User
+from .models import Membership, Organisation, Role
+
+
+class Person(Protocol):
+    """Anyone with an account id: the logged-in `Principal` or an account row (`User`)."""
+
+    @property
+    def id(self) -> int: ...
+
 
 MANAGERS = frozenset({Role.MANAGER.value, Role.ADMIN.value})
 # Who may observe and assess practice: mentors/assessors, and managers.
@@ -16,7 +25,7 @@ ASSESSORS = frozenset({Role.MENTOR.value, Role.MANAGER.value, Role.ADMIN.value})
 
 
 def organisation_for(
-    session: Session, user: User, slug: str, roles: Collection[str], refusal: str
+    session: Session, user: Person, slug: str, roles: Collection[str], refusal: str
 ) -> Organisation:
     """The organisation if the user holds one of `roles` in it; 404 (`refusal`) otherwise.
 
@@ -36,7 +45,7 @@ def organisation_for(
     return org
 
 
-def organisations_for(session: Session, user: User, roles: Collection[str]) -> list[Organisation]:
+def organisations_for(session: Session, user: Person, roles: Collection[str]) -> list[Organisation]:
     """Every organisation where the user holds one of `roles`, by name."""
     return list(
         session.scalars(
@@ -49,12 +58,12 @@ def organisations_for(session: Session, user: User, roles: Collection[str]) -> l
     )
 
 
-def managed_organisation(session: Session, user: User, slug: str) -> Organisation:
+def managed_organisation(session: Session, user: Person, slug: str) -> Organisation:
     """The organisation if the user is its manager or admin; 404 otherwise."""
     return organisation_for(
         session, user, slug, MANAGERS, "There is no organisation here that you manage."
     )
 
 
-def managed_organisations(session: Session, user: User) -> list[Organisation]:
+def managed_organisations(session: Session, user: Person) -> list[Organisation]:
     return organisations_for(session, user, MANAGERS)

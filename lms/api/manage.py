@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from ..authz import managed_organisation
 from ..extensions import db
@@ -23,7 +23,7 @@ bp = Blueprint("api_tokens", __name__, url_prefix="/manage")
 @bp.route("/<slug>/api-tokens", methods=["GET", "POST"])
 @login_required
 def index(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = CreateTokenForm()
     secret = created = None
     if form.validate_on_submit():
@@ -57,7 +57,7 @@ def index(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/api-tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke(slug: str, token_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     row = tokens.token_of(db.session, org.id, token_id)
     form = RevokeTokenForm()
     if not form.validate_on_submit():  # pragma: no cover - CSRF errors are raised before this

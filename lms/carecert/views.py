@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from courses.carecert import framework
 
@@ -44,7 +44,7 @@ def mine() -> ResponseReturnValue:
 @bp.route("/manage/<slug>/care-certificate/")
 @login_required
 def progress(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     rows = service.org_progress(db.session, org, _now())
     return render_template("carecert/progress.html", org=org, rows=rows)
 
@@ -79,7 +79,7 @@ def _worker_page(
 @bp.route("/manage/<slug>/care-certificate/<int:user_id>")
 @login_required
 def worker(slug: str, user_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     return _worker_page(org, user_id)
 
 
@@ -89,7 +89,7 @@ def worker(slug: str, user_id: int) -> ResponseReturnValue:
 )
 @login_required
 def sign_off(slug: str, user_id: int, number: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = SignOffForm(prefix=f"s{number}")
     valid = form.validate_on_submit()
     unchecked = valid and 1 <= number <= 16 and not form.checked_not_covered.data
@@ -121,7 +121,7 @@ def sign_off(slug: str, user_id: int, number: int) -> ResponseReturnValue:
 )
 @login_required
 def withdraw(slug: str, user_id: int, number: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = WithdrawSignOffForm(prefix=f"w{number}")
     if not form.validate_on_submit():
         return _worker_page(org, user_id, 400, **{f"withdraw{number}": form})
@@ -134,7 +134,7 @@ def withdraw(slug: str, user_id: int, number: int) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/care-certificate/<int:user_id>/award", methods=["POST"])
 @login_required
 def award(slug: str, user_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = AwardForm(prefix="award")
     if not form.validate_on_submit():
         return _worker_page(org, user_id, 400, award=form)

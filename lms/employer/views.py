@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -67,7 +67,7 @@ def _is_individual(org: Organisation) -> bool:
 @bp.route("/<slug>/matrix")
 @login_required
 def matrix(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     site_id, role_id = _int_arg("site"), _int_arg("role")
     status = request.args.get("status", "")
     if status not in {s.value for s in Status}:
@@ -117,7 +117,7 @@ def _chart(history: list[models.ComplianceSnapshot]) -> list[dict[str, object]]:
 @bp.route("/<slug>/matrix/<int:user_id>/<module_code>")
 @login_required
 def cell(slug: str, user_id: int, module_code: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     ev = cell_evidence(db.session, org.id, user_id, module_code[:16], _now())
     return render_template(
         "employer/cell.html",
@@ -133,7 +133,7 @@ def cell(slug: str, user_id: int, module_code: str) -> ResponseReturnValue:
 @bp.route("/<slug>/matrix/snapshot", methods=["POST"])
 @login_required
 def snapshot(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
     service.take_snapshot(db.session, org.id, _now())
@@ -145,7 +145,7 @@ def snapshot(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/matrix/enrol", methods=["POST"])
 @login_required
 def enrol(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
     result = service.ensure_enrolments(db.session, org.id, _now(), me())
@@ -160,7 +160,7 @@ def enrol(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/ascwds.csv")
 @login_required
 def ascwds(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     rows = service.ascwds_rows(db.session, org.id, _now())
     return Response(
         service.ascwds_csv(rows),
@@ -173,7 +173,7 @@ def ascwds(slug: str) -> ResponseReturnValue:
 @login_required
 def evidence_pack_page(slug: str) -> ResponseReturnValue:
     """The organisation's recent evidence packs, each with its state, and the button."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     now = _now()
     recent = exports.for_organisation(db.session, org.id)
     shown = [(e, *exports.shown_status(e, now)) for e in recent]
@@ -192,7 +192,7 @@ def evidence_pack_page(slug: str) -> ResponseReturnValue:
 @login_required
 def evidence_pack(slug: str) -> ResponseReturnValue:
     """Ask for a new pack: made by a job (inline without Redis), then listed on the page."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     if not ButtonForm().validate_on_submit():
         raise Conflict("The form had expired. Please try again.")
     page = url_for("employer.evidence_pack_page", slug=slug)
@@ -222,7 +222,7 @@ def evidence_pack(slug: str) -> ResponseReturnValue:
 @login_required
 def evidence_pack_file(slug: str, export_id: int, name: str) -> ResponseReturnValue:
     """One file (PDF or CSV) of a ready pack, to this organisation's managers only."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     export, path = exports.file_of(
         db.session, export_id, name, kind=ExportKind.EVIDENCE_PACK.value, org_id=org.id
     )
@@ -246,7 +246,7 @@ def evidence_pack_file(slug: str, export_id: int, name: str) -> ResponseReturnVa
 @bp.route("/<slug>/job-roles", methods=["GET", "POST"])
 @login_required
 def job_roles(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     if _is_individual(org):
         return redirect(url_for("employer.pa_needs", slug=slug))
     form = JobRoleForm()
@@ -293,7 +293,7 @@ def _requirement_input(form: RequirementForm) -> service.RequirementInput:
 @login_required
 def job_role(slug: str, role_id: int) -> ResponseReturnValue:
     """One job role: its name and category, what it requires, and adding a requirement."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     role = service.job_role_of(db.session, org.id, role_id)
     role_form = JobRoleForm(prefix="role", obj=role)
     req_form = RequirementForm(prefix="req")
@@ -345,7 +345,7 @@ def job_role(slug: str, role_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/job-roles/<int:role_id>/requirements/<int:req_id>", methods=["GET", "POST"])
 @login_required
 def requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     role = service.job_role_of(db.session, org.id, role_id)
     req = service.requirement_of(db.session, org.id, req_id)
     if req.job_role_id != role.id:
@@ -393,7 +393,7 @@ def requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/job-roles/<int:role_id>/requirements/<int:req_id>/remove", methods=["POST"])
 @login_required
 def remove_requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     role = service.job_role_of(db.session, org.id, role_id)
     req = service.requirement_of(db.session, org.id, req_id)
     if req.job_role_id != role.id:
@@ -413,7 +413,7 @@ def remove_requirement(slug: str, role_id: int, req_id: int) -> ResponseReturnVa
 @login_required
 def pa_needs(slug: str) -> ResponseReturnValue:
     """The simpler screen for an individual employer: what my PA needs, and how often."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     role = db.session.scalar(
         select(JobRole).where(JobRole.org_id == org.id, JobRole.name == PA_ROLE_NAME)
     )
@@ -466,7 +466,7 @@ def pa_needs(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/training-settings", methods=["GET", "POST"])
 @login_required
 def settings(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = SettingsForm(obj=org)
     if form.validate_on_submit():
         now = _now()
@@ -490,7 +490,7 @@ def settings(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/sites/<int:site_id>", methods=["GET", "POST"])
 @login_required
 def sites(slug: str, site_id: int | None = None) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     editing = None
     if site_id is not None:
         editing = db.session.get(Site, site_id)

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from ..authz import managed_organisation
@@ -42,7 +42,7 @@ def evidence_folder() -> Path:
 @bp.route("/<slug>/external/")
 @login_required
 def index(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     return render_template("external/index.html", org=org, records=service.records(db.session, org))
 
 
@@ -70,7 +70,7 @@ def _form(org: Organisation) -> tuple[ExternalForm, dict[str, list[str]]]:
 @bp.route("/<slug>/external/new", methods=["GET", "POST"])
 @login_required
 def new(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form, variants = _form(org)
     if request.method == "GET":
         form.user_id.data = request.args.get("user_id", 0, type=int)
@@ -116,7 +116,7 @@ def new(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/external/<int:record_id>", methods=["GET", "POST"])
 @login_required
 def show(slug: str, record_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     record = service.record_in(db.session, org, record_id)
     form = WithdrawForm()
     if form.validate_on_submit():
@@ -132,7 +132,7 @@ def show(slug: str, record_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/external/<int:record_id>/evidence")
 @login_required
 def evidence(slug: str, record_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     record = service.record_in(db.session, org, record_id)
     path = service.evidence_path(record, evidence_folder())
     response = send_file(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from .. import audit, quiz_limits, status
@@ -24,7 +24,7 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 @bp.route("/")
 @login_required
 def index() -> ResponseReturnValue:
-    orgs = managed_organisations(db.session, me())
+    orgs = managed_organisations(db.session, current_user)
     if len(orgs) == 1:
         return redirect(url_for("manage.organisation", slug=orgs[0].slug))
     return render_template("manage/index.html", orgs=orgs)
@@ -34,14 +34,14 @@ def index() -> ResponseReturnValue:
 @login_required
 def organisation(slug: str) -> ResponseReturnValue:
     """Everything a manager can do for one organisation, on one page."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     return render_template("manage/organisation.html", org=org)
 
 
 @bp.route("/<slug>/credentials")
 @login_required
 def credentials(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     creds = db.session.scalars(
         select(IssuedCredential)
         .where(IssuedCredential.org_id == org.id)
@@ -65,7 +65,7 @@ def _credential(org_id: int, short_id: str) -> IssuedCredential:
 @bp.route("/<slug>/credentials/<short_id>", methods=["GET", "POST"])
 @login_required
 def credential(slug: str, short_id: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     cred = _credential(org.id, short_id)
     form = StatusChangeForm()
     if form.validate_on_submit():
@@ -92,7 +92,7 @@ def credential(slug: str, short_id: str) -> ResponseReturnValue:
 @login_required
 def audit_history(slug: str, user_id: int) -> ResponseReturnValue:
     """One worker's audit history in this organisation, as CSV, for an inspection."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     member = db.session.scalar(
         select(Membership.id).where(Membership.org_id == org.id, Membership.user_id == user_id)
     )
@@ -115,7 +115,7 @@ def audit_history(slug: str, user_id: int) -> ResponseReturnValue:
 @login_required
 def quiz_resets(slug: str) -> ResponseReturnValue:
     """Learners who failed a quiz too many times in a row; a manager can let them try now."""
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     now = datetime.now(UTC)
     form = QuizResetForm()
     if form.validate_on_submit():

@@ -26,7 +26,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import login_required, login_user
+from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -99,7 +99,7 @@ def _flash_invites(report: invitations.InviteReport | None) -> None:
 @bp.route("/manage/<slug>/staff")
 @login_required
 def staff_list(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     rows = db.session.execute(
         select(Employment, User, JobRole.name, Site.name)
         .join(User, User.id == Employment.user_id)
@@ -124,7 +124,7 @@ def staff_list(slug: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/template.csv")
 @login_required
 def template_csv(slug: str) -> ResponseReturnValue:
-    managed_organisation(db.session, me(), slug)
+    managed_organisation(db.session, current_user, slug)
     return Response(
         "\ufeff" + importer.TEMPLATE_CSV,
         mimetype="text/csv",
@@ -135,7 +135,7 @@ def template_csv(slug: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/import", methods=["GET", "POST"])
 @login_required
 def import_upload(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = UploadForm()
     file_issues: list[importer.Issue] = []
     if form.validate_on_submit():
@@ -169,7 +169,7 @@ def import_upload(slug: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/import/<token>", methods=["GET", "POST"])
 @login_required
 def import_preview(slug: str, token: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     now = _now()
     batch = importer.get_batch(db.session, org, token, now)
     form = ConfirmForm()
@@ -215,7 +215,7 @@ def import_preview(slug: str, token: str) -> ResponseReturnValue:
 @bp.route("/manage/<slug>/staff/<int:user_id>/invite", methods=["POST"])
 @login_required
 def invite(slug: str, user_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = InviteForm()
     if not form.validate_on_submit():
         flash("The form expired. Try again.")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from ..authz import managed_organisation
 from ..extensions import db
@@ -64,7 +64,7 @@ def _trust_page(
 @bp.route("/<slug>/trust-lists", methods=["GET", "POST"])
 @login_required
 def trust_lists(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = TrustListForm()
     if form.validate_on_submit():
         data, _ = _read(form.file.data)
@@ -84,7 +84,7 @@ def trust_lists(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/trust-lists/instance", methods=["POST"])
 @login_required
 def trust_instance(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = ActionForm()
     if not form.validate_on_submit():
         return _trust_page(org, TrustListForm(formdata=None), "The form expired.", 400)
@@ -97,7 +97,7 @@ def trust_instance(slug: str) -> ResponseReturnValue:
 @bp.route("/<slug>/trust-lists/<int:trust_id>/remove", methods=["POST"])
 @login_required
 def remove_trust_list(slug: str, trust_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = ActionForm()
     if not form.validate_on_submit():
         return _trust_page(org, TrustListForm(formdata=None), "The form expired.", 400)
@@ -113,7 +113,7 @@ def remove_trust_list(slug: str, trust_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/transfers")
 @login_required
 def index(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     return render_template(
         "transfers/index.html",
         org=org,
@@ -134,7 +134,7 @@ def _upload_form(org: Organisation) -> UploadForm:
 @bp.route("/<slug>/transfers/new", methods=["GET", "POST"])
 @login_required
 def new(slug: str) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     form = _upload_form(org)
     error: str | None = None
     if form.validate_on_submit():
@@ -193,7 +193,7 @@ def _decision_forms(
 @bp.route("/<slug>/transfers/<int:review_id>")
 @login_required
 def review(slug: str, review_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     found = service.review_of(db.session, org, review_id)
     return render_template(
         "transfers/review.html",
@@ -207,7 +207,7 @@ def review(slug: str, review_id: int) -> ResponseReturnValue:
 @bp.route("/<slug>/transfers/<int:review_id>/items/<int:item_id>", methods=["POST"])
 @login_required
 def decide(slug: str, review_id: int, item_id: int) -> ResponseReturnValue:
-    org = managed_organisation(db.session, me(), slug)
+    org = managed_organisation(db.session, current_user, slug)
     found = service.review_of(db.session, org, review_id)
     form = DecisionForm(prefix=f"i{item_id}")
     form.item_id.data = str(item_id)
