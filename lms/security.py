@@ -61,6 +61,9 @@ SECURE_COOKIE_NAME = "__Host-carecred"
 
 
 def init_security(app: Flask) -> None:
+    from .sessions import init_sessions
+
+    init_sessions(app)
     init_csrf_reuse(app)
     config = app.config
     if config.get("SESSION_COOKIE_SECURE"):
