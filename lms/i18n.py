@@ -15,7 +15,7 @@ from gettext import NullTranslations
 from typing import Any
 
 from babel import Locale
-from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
+from flask import Blueprint, Flask, g, has_request_context, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale, get_translations, refresh
 from flask_login import current_user
@@ -139,12 +139,19 @@ def _per_locale_renderer() -> Callable[[Macro], Markup]:
     return per_locale
 
 
+def _choose_afresh() -> None:
+    """Flask-Babel keeps the language it chose in `g`, the app context's. A server pushes a new
+    app context for every request, so there is nothing to forget; an app context that outlives
+    requests (tests, a shell) would keep the first request's language, so it is forgotten."""
+    if "_flask_babel" in g:  # where Flask-Babel keeps it (the language tests fail if it moves)
+        refresh()
+
+
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
-    # Flask-Babel caches the locale on the app context; choose afresh for every request.
-    app.before_request(refresh)
+    app.before_request(_choose_afresh)
     app.register_blueprint(bp)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale

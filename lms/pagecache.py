@@ -91,13 +91,11 @@ class PageCache:
         self.pages: dict[Hashable, _Page] = {}
 
     def render(self, template: str, key: Hashable, context: Mapping[str, Any]) -> str:
-        user = current_user
-        roles = (
-            tuple(sorted({str(m.role) for m in user.memberships}))
-            if user.is_authenticated
-            else None
-        )
-        full_key = (template, request.script_root, request.path, str(get_locale()), roles, key)
+        user = current_user._get_current_object()
+        signed_in = user.is_authenticated
+        roles = tuple(sorted({str(m.role) for m in user.memberships})) if signed_in else None
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        full_key = (template, req.script_root, req.path, str(get_locale()), roles, key)
         page = self.pages.get(full_key)
         if page is None:
             csrf_marker = self.markers["csrf"]
@@ -111,7 +109,7 @@ class PageCache:
             if len(self.pages) >= MAX_PAGES:
                 self.pages.clear()
             self.pages[full_key] = page
-        user_id = str(escape(user.id)) if user.is_authenticated else ""
+        user_id = str(escape(user.id)) if signed_in else ""
         return page.fill({"csrf": str(escape(csrf_token())), "user": user_id})
 
 

@@ -32,8 +32,7 @@ class CheckedCookieSessions(SecureCookieSessionInterface):
         self._checked: dict[tuple[object, str], tuple[str, int]] = {}
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        s = self.get_signing_serializer(app)
-        if s is None:
+        if not app.secret_key:  # as Flask: no key, no session
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
@@ -47,6 +46,9 @@ class CheckedCookieSessions(SecureCookieSessionInterface):
             if 0 <= int(time.time()) - signed_at <= max_age:
                 return self.session_class(self.serializer.loads(payload))
             return self.session_class()  # too old: as itsdangerous would say
+        s = self.get_signing_serializer(app)
+        if s is None:
+            return None
         try:
             data, signed = s.loads(value, max_age=max_age, return_timestamp=True)
         except BadSignature:
