@@ -13,10 +13,12 @@ What makes a variant (the cache key): the template, the request's path and scrip
 language, the person's roles, and whatever the view passes as `key` (for a lesson: the module
 code, its version and the lesson's position). It is safe because:
 
-- the person stands in as `Viewer`, which hands the templates nothing but `is_authenticated`,
-  `memberships` (whose roles are in the key) and the `id` marker: a template that starts
-  reading anything else of the person (a name, say) raises here instead of showing one
-  person's details to another, and a test renders every variant both ways and compares;
+- while the page renders, the person is a `Viewer` everywhere (`current_user` in templates,
+  macros and globals), which hands out nothing but `is_authenticated`, `memberships` (whose
+  roles are in the key) and the `id` marker: a template that reads anything else of the person
+  (a name, say) raises `PersonalData` instead of showing one person's details to another; the
+  CSRF token is the marker everywhere too (a form's `hidden_tag()` included), and a page that
+  still holds the person's real token is refused; tests render variants both ways and compare;
 - pages with a flashed message waiting are rendered afresh (the message is the person's);
 - nothing is cached while templates reload from disk (debug), and a process never sees its
   templates, translations or catalogue versions change, the same rule `per_locale` follows.
@@ -28,7 +30,7 @@ import secrets
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from flask import current_app, render_template, request, session
+from flask import current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import escape
@@ -36,6 +38,14 @@ from markupsafe import escape
 from .security import csrf_token
 
 MAX_PAGES = 1024  # ~6 KB each: at most ~6 MB a process; cleared when full
+
+
+class PersonalData(RuntimeError):
+    """A shared page tried to show something of one person (a template bug: render that page
+    with render_template). Not an AttributeError, which Jinja would quietly print as blank."""
+
+
+_MISSING = object()
 
 
 class Viewer:
@@ -46,6 +56,11 @@ class Viewer:
     def __init__(self, user: Any, id_marker: str) -> None:
         self._user = user
         self.id = id_marker
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # Python's and Jinja's own probing
+            raise AttributeError(name)
+        raise PersonalData(f"A shared page cannot show the person's {name!r}.")
 
     @property
     def is_authenticated(self) -> bool:
@@ -98,19 +113,39 @@ class PageCache:
         full_key = (template, req.script_root, req.path, str(get_locale()), roles, key)
         page = self.pages.get(full_key)
         if page is None:
-            csrf_marker = self.markers["csrf"]
-            html = render_template(
-                template,
-                csrf_token=lambda: csrf_marker,
-                current_user=Viewer(user, self.markers["user"]),
-                **context,
-            )
-            page = _Page(html, self.markers)
+            page = _Page(self._render_marked(template, user, context), self.markers)
             if len(self.pages) >= MAX_PAGES:
                 self.pages.clear()
             self.pages[full_key] = page
         user_id = str(escape(user.id)) if signed_in else ""
         return page.fill({"csrf": str(escape(csrf_token())), "user": user_id})
+
+    def _render_marked(self, template: str, user: Any, context: Mapping[str, Any]) -> str:
+        """The page with markers for the person's CSRF token and id. While it renders, the
+        person is the Viewer and the CSRF token the marker everywhere (`current_user`, a form's
+        `hidden_tag()`, a template global), not only where base.html asks for them."""
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        saved = {name: g.get(name, _MISSING) for name in ("_login_user", field)}
+        viewer = Viewer(user, self.markers["user"])
+        g._login_user = viewer
+        setattr(g, field, self.markers["csrf"])
+        try:
+            html = render_template(
+                template,
+                csrf_token=lambda: self.markers["csrf"],
+                current_user=viewer,
+                **context,
+            )
+        finally:
+            for name, value in saved.items():
+                if value is _MISSING:
+                    g.pop(name, None)
+                else:
+                    setattr(g, name, value)
+        for secret in (csrf_token(), session.get(field)):
+            if secret and str(secret) in html:
+                raise PersonalData("A shared page cannot carry the person's own CSRF token.")
+        return html
 
 
 def init_pagecache(app: Any) -> None:

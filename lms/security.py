@@ -129,34 +129,53 @@ CSRF_REUSE_SECONDS = 60.0
 _CSRF_KEPT = 10_000  # sessions' tokens remembered per process, then forgotten all at once
 
 
-def csrf_token() -> str:
-    """Flask-WTF's `generate_csrf`, reusing this session's signed token for up to a minute.
+def _csrf_field() -> str:
+    return str(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
 
-    The same token as Flask-WTF would give (its session key, salt and secret), set in `g` as it
-    does, so forms rendered in the same request carry the same one. Templates call it as
-    `csrf_token()`.
-    """
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    if field in g:
-        return str(g.get(field))
-    signed: dict[str, tuple[str, float]] = current_app.extensions["lms.csrf_signed"]
+
+def _reuse_signed_csrf() -> None:
+    """Before a request: this session's token signed less than a minute ago, where Flask-WTF
+    looks first (`g`), so every form and `csrf_token()` of the request use it."""
+    field = _csrf_field()
     raw = session.get(field)
-    now = time.monotonic()
-    if isinstance(raw, str):
-        found = signed.get(raw)
-        if found is not None and now - found[1] < CSRF_REUSE_SECONDS:
-            setattr(g, field, found[0])
-            return found[0]
-    token = str(generate_csrf())
-    if len(signed) >= _CSRF_KEPT:
-        signed.clear()
-    signed[session[field]] = (token, now)
-    return token
+    if not isinstance(raw, str):
+        return
+    found = current_app.extensions["lms.csrf_signed"].get(raw)
+    if found is not None and time.monotonic() - found[1] < CSRF_REUSE_SECONDS:
+        setattr(g, field, found[0])
+
+
+def _keep_signed_csrf(response: Response) -> Response:
+    """After a request that signed a new token: remember it for the next ones."""
+    field = _csrf_field()
+    token, raw = g.get(field), session.get(field)
+    if isinstance(token, str) and isinstance(raw, str):
+        kept: dict[str, tuple[str, float]] = current_app.extensions["lms.csrf_signed"]
+        found = kept.get(raw)
+        if found is None or found[0] != token:
+            if len(kept) >= _CSRF_KEPT:
+                kept.clear()
+            kept[raw] = (token, time.monotonic())
+    return response
+
+
+def csrf_token() -> str:
+    """This session's signed CSRF token (Flask-WTF's `generate_csrf`, reused as above)."""
+    return str(generate_csrf())
+
+
+def new_csrf_token() -> None:
+    """At log-in and log-out: this session's CSRF token is dropped, and the next page makes a
+    new one. A form left open on a shared phone by the person before is then refused."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
 
 
 def init_csrf_reuse(app: Flask) -> None:
     app.extensions["lms.csrf_signed"] = {}
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.before_request(_reuse_signed_csrf)
+    app.after_request(_keep_signed_csrf)
 
 
 def _logged_in() -> bool:

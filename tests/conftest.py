@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, request_started
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 
@@ -50,9 +50,19 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
+def _as_a_server_would(sender: Flask, **_: Any) -> None:
+    """The tests' app context outlives requests, so `g` would carry one request's person and
+    CSRF token into the next (a server starts each request with a fresh `g`). Forget them at
+    the start of every request, so each one loads who is logged in from its own session
+    cookie, as in production (lms/principal.py)."""
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
+
+
 def make_app(tmp_path: Path, **overrides: Any) -> Iterator[Flask]:
     global _pg_schema_ready
     app = create_app({**base_config(tmp_path), **overrides})
+    request_started.connect(_as_a_server_would, app)
     with app.app_context():
         if PG_URL:
             if not _pg_schema_ready:

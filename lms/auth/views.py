@@ -9,7 +9,7 @@ from ..accounts import AccountLocked, authenticate
 from ..errors import BadCredentials
 from ..extensions import db, limiter
 from ..i18n import follow_person
-from ..security import safe_next
+from ..security import new_csrf_token, safe_next
 from . import models  # noqa: F401  (the login_throttles table, for create_all)
 from .forms import LoginForm
 
@@ -48,6 +48,7 @@ def login() -> ResponseReturnValue:
             follow_person(user)  # their language, kept on the account
             db.session.commit()  # with a rehashed password, if any
             login_user(user)
+            new_csrf_token()
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
@@ -58,5 +59,6 @@ def login() -> ResponseReturnValue:
 @login_required
 def logout() -> ResponseReturnValue:
     logout_user()
+    new_csrf_token()
     flash(_("You have logged out."))
     return redirect(url_for("auth.login"))

@@ -1,6 +1,6 @@
 """Exports made by a job: a manager's CQC evidence pack, a worker's certificates as one zip.
 
-    export = exports.request(db.session, kind=..., user=current_user, org_id=..., now=now)
+    export = exports.request(db.session, kind=..., user=me(), org_id=..., now=now)
     export_id = export.id
     db.session.commit()
     exports.submit(export_id, export.kind)   # on the queue, or inline (finished on return)

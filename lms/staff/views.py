@@ -38,6 +38,7 @@ from ..i18n import follow_person, speak_to
 from ..mail import mailer_for
 from ..models import Employment, JobRole, Organisation, Site, User
 from ..principal import me
+from ..security import new_csrf_token
 from . import importer, invitations
 from . import models as _models  # noqa: F401  (registers the tables with the metadata)
 from .forms import ConfirmForm, InviteForm, SetPasswordForm, UploadForm
@@ -260,6 +261,7 @@ def set_password(token: str) -> ResponseReturnValue:
             follow_person(user)  # a language chosen on this page is kept
             db.session.commit()
             login_user(user)
+            new_csrf_token()
             flash(_("Your password is set. Welcome to CareCred."))
             return redirect(url_for("learn.home"))
     response = make_response(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -204,9 +205,7 @@ def test_a_page_with_a_message_waiting_is_rendered_for_that_person(
 
 
 def test_a_shared_page_can_read_nothing_personal_of_the_viewer() -> None:
-    import pytest
-
-    from lms.pagecache import Viewer
+    from lms.pagecache import PersonalData, Viewer
     from lms.principal import Principal, Role
 
     person = Principal(7, "hi", (Role(1, "learner"),))
@@ -214,5 +213,65 @@ def test_a_shared_page_can_read_nothing_personal_of_the_viewer() -> None:
     assert viewer.is_authenticated and viewer.id == "marker"
     assert [m.role for m in viewer.memberships] == ["learner"]
     for personal in ("locale", "name", "email", "roles_in", "get_id"):
-        with pytest.raises(AttributeError):
+        with pytest.raises(PersonalData):
             getattr(viewer, personal)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ current_user.name }}",  # through the template's current_user
+        "{{ user_name() }}",  # through a global reading Flask-Login's current_user itself
+        "{{ session['csrf_token'] }}",  # the session's own CSRF secret
+    ],
+)
+def test_a_template_that_shows_something_of_the_person_is_refused_not_shared(
+    app: Flask, client: FlaskClient, auth: Auth, demo: dict[str, str], body: str
+) -> None:
+    from flask_login import current_user
+    from jinja2 import ChoiceLoader, DictLoader
+
+    from lms.pagecache import PersonalData, render_shared
+
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"t.html": body}), app.jinja_env.loader])
+    app.jinja_env.globals["user_name"] = lambda: current_user.name
+    auth.login(LEARNER, demo[LEARNER])
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    with app.test_request_context(headers={"Cookie": f"session={cookie.value}"}):
+        from flask import g, session
+
+        g.pop("_login_user", None)
+        session["_id"] = app.login_manager._session_identifier_generator()  # type: ignore[attr-defined]
+        assert current_user.is_authenticated
+        from flask_wtf.csrf import generate_csrf
+
+        assert generate_csrf() and session.get("csrf_token")  # the session has its secret
+        with pytest.raises(PersonalData):
+            render_shared("t.html", ("test",))
+    assert not app.extensions["pagecache"].pages  # nothing of it kept
+
+
+def test_each_set_of_roles_gets_its_own_copy_with_its_own_menu(
+    app: Flask, auth: Auth, demo: dict[str, str]
+) -> None:
+    from lms import learning
+    from lms.models import Organisation, User
+    from tests.conftest import csrf_token
+
+    org = db.session.query(Organisation).filter_by(slug="oakview").one()
+    manager = db.session.query(User).filter_by(email=MANAGER).one()
+    learning.enrol(db.session, manager.id, org.id, CODE, datetime.now(UTC))
+    db.session.commit()
+    url = f"/learn/{CODE}/lessons/1"
+    pages = {}
+    for who in (LEARNER, MANAGER):
+        client = app.test_client()
+        Auth(client).login(who, demo[who])
+        pages[who] = client.get(url).text
+        assert client.get(url).text == pages[who]  # the second from the cache
+    assert len(app.extensions["pagecache"].pages) == 2  # one a role set
+    assert ">Manage</a>" in pages[MANAGER] and ">Manage</a>" not in pages[LEARNER]
+    ids = {who: page.split('data-user="', 1)[1].split('"', 1)[0] for who, page in pages.items()}
+    assert ids[LEARNER] != ids[MANAGER]
+    assert csrf_token(pages[LEARNER]) != csrf_token(pages[MANAGER])

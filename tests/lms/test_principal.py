@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Flask, g, session
 from flask.testing import FlaskClient
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
-from lms.accounts import ensure_membership
 from lms.extensions import db
-from lms.models import Organisation, Role, User
+from lms.models import Membership, Organisation, Role, User
 from lms.principal import Principal, me
 from tests.conftest import Auth
 
@@ -44,8 +43,11 @@ def test_a_role_given_counts_from_the_next_request(
     auth.login(LEARNER, demo[LEARNER])
     assert "Manage" not in client.get("/").text
     org = db.session.scalars(select(Organisation).where(Organisation.slug == "oakview")).one()
-    ensure_membership(db.session, _learner(), org, Role.MANAGER)
+    db.session.execute(
+        insert(Membership).values(user_id=_learner().id, org_id=org.id, role=Role.MANAGER.value)
+    )
     db.session.commit()
+    db.session.expunge_all()
     assert ">Manage</a>" in client.get("/").text
     assert client.get("/manage/oakview/").status_code == 200
 
@@ -55,8 +57,10 @@ def test_a_deactivated_account_is_logged_out_at_its_next_request(
 ) -> None:
     auth.login(LEARNER, demo[LEARNER])
     assert client.get("/").status_code == 200
-    _learner().active = False
+    # In plain SQL, as another server or a command would: no ORM object of this process knows.
+    db.session.execute(update(User).where(User.email == LEARNER).values(active=False))
     db.session.commit()
+    db.session.expunge_all()
     page = client.get("/learn/DIG-01/lessons/1")
     assert page.status_code == 302
     assert "/auth/login" in page.headers["Location"]
@@ -69,3 +73,19 @@ def test_changing_language_while_logged_in_is_kept_on_the_account(
     assert client.get("/language/hi").status_code == 302
     db.session.expire_all()
     assert _learner().locale == "hi"
+
+
+def test_pages_are_rendered_for_the_principal_of_each_request(
+    app: Flask, client: FlaskClient, auth: Auth, demo: dict[str, str]
+) -> None:
+    from flask import template_rendered
+
+    seen: list[object] = []
+
+    def record(sender: Flask, template: object, context: dict[str, object], **_: object) -> None:
+        seen.append(context.get("current_user"))
+
+    auth.login(LEARNER, demo[LEARNER])
+    with template_rendered.connected_to(record, app):
+        assert client.get("/").status_code == 200
+    assert seen and all(isinstance(person, Principal) for person in seen)
