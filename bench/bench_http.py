@@ -153,6 +153,14 @@ def login(port: int) -> str:
     lesson = conn.getresponse()
     text = lesson.read().decode()
     assert lesson.status == 200 and "<h1" in text, f"lesson page: {lesson.status}"
+    # As a browser does, keep the newest cookie: the first page after logging in gives the
+    # session its CSRF token (a new one at each log-in).
+    renewed = [c.split(";", 1)[0] for c in lesson.headers.get_all("Set-Cookie") or []]
+    cookie = "; ".join(c for c in renewed if c.startswith("session=")) or cookie
+    conn.request("GET", LESSON, headers={"Cookie": cookie})
+    steady = conn.getresponse()
+    steady.read()
+    assert steady.status == 200 and not steady.headers.get("Set-Cookie"), "session still changing"
     return cookie
 
 
