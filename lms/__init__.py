@@ -42,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from .accounts import make_hasher
+    from .principal import Principal
     from .principal import load as load_principal
 
     db.init_app(app)
@@ -63,7 +64,7 @@ def register_extensions(app: Flask) -> None:
 
     # Every request reads who is logged in with one plain query (lms/principal.py).
     @login_manager.user_loader
-    def load_user(user_id: str) -> Any:
+    def load_user(user_id: str) -> Principal | None:
         if not user_id.isdigit():
             return None
         return load_principal(db.session, int(user_id))

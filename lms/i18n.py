@@ -46,7 +46,7 @@ def select_locale() -> Locale:
     chosen = session.get("lang")
     if chosen not in LANGUAGES:
         chosen = request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT)
-    return _LOCALES.get(chosen or DEFAULT, _LOCALES[DEFAULT])
+    return _LOCALES[chosen or DEFAULT]
 
 
 def language_of(user: Any) -> str:

@@ -26,6 +26,7 @@ code, its version and the lesson's position). It is safe because:
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -33,9 +34,10 @@ from typing import Any
 from flask import current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
-from .security import csrf_token
+from .security import csrf_field
 
 MAX_PAGES = 1024  # ~6 KB each: at most ~6 MB a process; cleared when full
 
@@ -75,21 +77,11 @@ class _Page:
     __slots__ = ("pieces", "slots")
 
     def __init__(self, html: str, markers: Mapping[str, str]) -> None:
-        pieces: list[str] = []
-        slots: list[str] = []
-        rest = html
-        while True:
-            found = [(rest.find(marker), name) for name, marker in markers.items()]
-            found = [(at, name) for at, name in found if at >= 0]
-            if not found:
-                break
-            at, name = min(found)
-            pieces.append(rest[:at])
-            slots.append(name)
-            rest = rest[at + len(markers[name]) :]
-        pieces.append(rest)
-        self.pieces = tuple(pieces)
-        self.slots = tuple(slots)
+        # Split on the markers, keeping them: text, marker, text, marker, ..., text.
+        names = {marker: name for name, marker in markers.items()}
+        parts = re.split("(" + "|".join(map(re.escape, names)) + ")", html)
+        self.pieces = tuple(parts[0::2])
+        self.slots = tuple(names[marker] for marker in parts[1::2])
 
     def fill(self, values: Mapping[str, str]) -> str:
         parts = [self.pieces[0]]
@@ -118,31 +110,26 @@ class PageCache:
                 self.pages.clear()
             self.pages[full_key] = page
         user_id = str(escape(user.id)) if signed_in else ""
-        return page.fill({"csrf": str(escape(csrf_token())), "user": user_id})
+        return page.fill({"csrf": str(escape(generate_csrf())), "user": user_id})
 
     def _render_marked(self, template: str, user: Any, context: Mapping[str, Any]) -> str:
         """The page with markers for the person's CSRF token and id. While it renders, the
         person is the Viewer and the CSRF token the marker everywhere (`current_user`, a form's
         `hidden_tag()`, a template global), not only where base.html asks for them."""
-        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        # Where Flask-Login and Flask-WTF look first: templates, forms and globals all see them.
+        field = csrf_field()
         saved = {name: g.get(name, _MISSING) for name in ("_login_user", field)}
-        viewer = Viewer(user, self.markers["user"])
-        g._login_user = viewer
+        g._login_user = Viewer(user, self.markers["user"])
         setattr(g, field, self.markers["csrf"])
         try:
-            html = render_template(
-                template,
-                csrf_token=lambda: self.markers["csrf"],
-                current_user=viewer,
-                **context,
-            )
+            html = render_template(template, **context)
         finally:
             for name, value in saved.items():
                 if value is _MISSING:
                     g.pop(name, None)
                 else:
                     setattr(g, name, value)
-        for secret in (csrf_token(), session.get(field)):
+        for secret in (generate_csrf(), session.get(field)):
             if secret and str(secret) in html:
                 raise PersonalData("A shared page cannot carry the person's own CSRF token.")
         return html

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.exceptions import Unauthorized
 
+from .extensions import db
 from .models import Membership, User
 
 _PRINCIPAL = (
@@ -73,8 +74,6 @@ def load(session: Session, user_id: int) -> Principal | None:
 
 def me() -> User:
     """The logged-in person's account row. Only in views that require a login."""
-    from .extensions import db
-
     person = current_user._get_current_object()
     if isinstance(person, User):  # the request that logged them in
         return person

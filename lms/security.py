@@ -27,7 +27,6 @@ from flask import Flask, Response, current_app, g, make_response, request, sessi
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -129,14 +128,15 @@ CSRF_REUSE_SECONDS = 60.0
 _CSRF_KEPT = 10_000  # sessions' tokens remembered per process, then forgotten all at once
 
 
-def _csrf_field() -> str:
+def csrf_field() -> str:
+    """Where Flask-WTF keeps the CSRF token: the session's key and `g`'s attribute."""
     return str(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
 
 
 def _reuse_signed_csrf() -> None:
     """Before a request: this session's token signed less than a minute ago, where Flask-WTF
     looks first (`g`), so every form and `csrf_token()` of the request use it."""
-    field = _csrf_field()
+    field = csrf_field()
     raw = session.get(field)
     if not isinstance(raw, str):
         return
@@ -147,7 +147,7 @@ def _reuse_signed_csrf() -> None:
 
 def _keep_signed_csrf(response: Response) -> Response:
     """After a request that signed a new token: remember it for the next ones."""
-    field = _csrf_field()
+    field = csrf_field()
     token, raw = g.get(field), session.get(field)
     if isinstance(token, str) and isinstance(raw, str):
         kept: dict[str, tuple[str, float]] = current_app.extensions["lms.csrf_signed"]
@@ -159,15 +159,10 @@ def _keep_signed_csrf(response: Response) -> Response:
     return response
 
 
-def csrf_token() -> str:
-    """This session's signed CSRF token (Flask-WTF's `generate_csrf`, reused as above)."""
-    return str(generate_csrf())
-
-
 def new_csrf_token() -> None:
     """At log-in and log-out: this session's CSRF token is dropped, and the next page makes a
     new one. A form left open on a shared phone by the person before is then refused."""
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    field = csrf_field()
     session.pop(field, None)
     g.pop(field, None)
 

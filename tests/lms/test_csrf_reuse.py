@@ -1,4 +1,4 @@
-"""A session's signed CSRF token is reused for up to a minute (lms/security.py csrf_token)."""
+"""A session's signed CSRF token is reused for up to a minute (lms/security.py)."""
 
 from __future__ import annotations
 

@@ -66,10 +66,6 @@ def test_an_altered_cookie_is_refused_even_after_the_genuine_one_was_remembered(
     at = position % len(genuine)
     swapped = "A" if genuine[at] != "A" else "B"
     altered = genuine[:at] + swapped + genuine[at + 1 :]
-    if position < 0:
-        altered = (
-            genuine[: len(genuine) + position] + swapped + genuine[len(genuine) + position + 1 :]
-        )
     refused = _get(app, altered)
     assert refused.status_code == 302 and "/auth/login" in refused.headers["Location"]
     assert _get(app, genuine).status_code == 200
